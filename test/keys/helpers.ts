@@ -1,0 +1,30 @@
+import { mkdtempSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join, resolve } from "node:path"
+import { fileURLToPath } from "node:url"
+import { createKeyContext } from "../../src/keys/context.js"
+import type { KeyContext } from "../../src/keys/provider.js"
+
+/** The shared vectors directory. */
+export const VECTORS = resolve(fileURLToPath(new URL("../../../shared/vectors/", import.meta.url)))
+
+/** A fresh empty directory. */
+export function tempDir(prefix = "ksops-keys-"): string {
+    return mkdtempSync(join(tmpdir(), prefix))
+}
+
+/** A key context with an isolated home and only the given variables (plus PATH). */
+export function isolatedContext(env: Record<string, string | undefined> = {}, home = tempDir("ksops-home-")): KeyContext {
+    return createKeyContext({ env: { PATH: process.env.PATH, HOME: home, ...env }, homeDir: home })
+}
+
+/** Extract the armored `enc` blocks of a given kind from a sops-encrypted YAML text. */
+export function extractEncBlocks(yaml: string, begin: "AGE ENCRYPTED FILE" | "PGP MESSAGE"): string[] {
+    const re = new RegExp(`-----BEGIN ${begin}-----[\\s\\S]*?-----END ${begin}-----`, "g")
+    return [...yaml.matchAll(re)].map((m) =>
+        m[0]
+            .split("\n")
+            .map((l) => l.trim())
+            .join("\n"),
+    )
+}
