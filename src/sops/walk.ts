@@ -1,0 +1,281 @@
+/**
+ * The tree walk (sops §3–§5): one depth-first pre-order pass that decides, for every leaf, whether it is
+ * encrypted, encrypts or decrypts it with the path as AAD, and feeds the MAC.
+ */
+import { createHash, type Hash } from "node:crypto"
+import { decryptScalar, encryptScalar, type IvSource, type IvStash, isScalar, macBytes, type Scalar, treeError } from "./cipher.js"
+import type { Selection } from "./metadata.js"
+import { Branch, type Branches, Comment, type TreeItem, type TreeValue } from "./tree.js"
+
+/** SHA-256("sops"): the seed of a MAC computed over encrypted values only. */
+const MAC_ONLY_ENCRYPTED_SEED = Buffer.from("8a3fd2ad54ce66527b1034f3d147be0b0b975b3bf44f72c6fdadec8176f27d69", "hex")
+
+/** The default selection when a file or rule sets none. */
+export const DEFAULT_UNENCRYPTED_SUFFIX = "_unencrypted"
+
+/** How many selection options are set (sops allows at most one). */
+export function selectionCount(s: Selection): number {
+    return [
+        s.unencryptedSuffix,
+        s.encryptedSuffix,
+        s.unencryptedRegex,
+        s.encryptedRegex,
+        s.unencryptedCommentRegex,
+        s.encryptedCommentRegex,
+    ].filter((v) => v !== undefined && v !== "").length
+}
+
+/** The list of options sops names when more than one selection option is set. */
+export const SELECTION_OPTIONS_TEXT =
+    "encrypted_suffix, unencrypted_suffix, encrypted_regex, unencrypted_regex, encrypted_comment_regex, or unencrypted_comment_regex"
+
+/**
+ * Compile a Go RE2 pattern for JavaScript. RE2's syntax is close to JS's for the patterns people use in
+ * `.sops.yaml`; inline flags like `(?i)` at the start are translated.
+ */
+export function compileGoRegex(pattern: string): RegExp {
+    let flags = "u"
+    let source = pattern
+    const m = /^\(\?([imsU]+)\)/.exec(source)
+    if (m) {
+        source = source.slice(m[0].length)
+        if (m[1].includes("i")) flags += "i"
+        if (m[1].includes("m")) flags += "m"
+        if (m[1].includes("s")) flags += "s"
+    }
+    // RE2 has no look-around and no backreferences, so a pattern valid there is the same search here, except the
+    // escape \z (end of text) which JS writes as $ without the m flag.
+    source = source.replace(/\\z/g, "$")
+    try {
+        return new RegExp(source, flags)
+    } catch {
+        return new RegExp(source, flags.replace("u", ""))
+    }
+}
+
+/** A compiled selection rule. */
+interface Rule {
+    /** Key-based rules: does this single key "match" (suffix/regex)? */
+    keyMatches?: (key: string) => boolean
+    /** true: a matching key marks the subtree encrypted; false: a matching key marks it clear. */
+    matchMeans: boolean
+    /** Comment-based rules. */
+    commentRegex?: RegExp
+}
+
+function compileRule(s: Selection): Rule {
+    if (s.encryptedSuffix) {
+        const suffix = s.encryptedSuffix
+        return { keyMatches: (k) => k.endsWith(suffix), matchMeans: true }
+    }
+    if (s.unencryptedRegex) {
+        const re = compileGoRegex(s.unencryptedRegex)
+        return { keyMatches: (k) => re.test(k), matchMeans: false }
+    }
+    if (s.encryptedRegex) {
+        const re = compileGoRegex(s.encryptedRegex)
+        return { keyMatches: (k) => re.test(k), matchMeans: true }
+    }
+    if (s.unencryptedCommentRegex) return { matchMeans: false, commentRegex: compileGoRegex(s.unencryptedCommentRegex) }
+    if (s.encryptedCommentRegex) return { matchMeans: true, commentRegex: compileGoRegex(s.encryptedCommentRegex) }
+    const suffix = s.unencryptedSuffix || DEFAULT_UNENCRYPTED_SUFFIX
+    return { keyMatches: (k) => k.endsWith(suffix), matchMeans: false }
+}
+
+/** What the walk does at each leaf. */
+interface Visitor {
+    /** Transform an encrypted leaf (encrypt or decrypt). Returns the new value. */
+    crypt(v: Scalar, aad: string, isComment: boolean): Scalar
+    /** Non-comment leaf value after transformation (plaintext) for the MAC. */
+    hash: Hash
+    macOnlyEncrypted: boolean
+    /** Plaintext of a leaf: before encryption (encrypt) or after (decrypt). */
+    decrypting: boolean
+}
+
+class Walker {
+    private readonly rule: Rule
+    private readonly stack: string[][] = []
+    private readonly trackComments: boolean
+    private readonly visitor: Visitor
+
+    constructor(selection: Selection, visitor: Visitor) {
+        this.visitor = visitor
+        this.rule = compileRule(selection)
+        this.trackComments = this.rule.commentRegex !== undefined
+    }
+
+    /** Decide for a leaf; `matched` = some key on its path matched a key rule. */
+    private shouldEncrypt(matched: boolean, isComment: boolean): boolean {
+        const rule = this.rule
+        if (rule.keyMatches) return rule.matchMeans ? matched : !matched
+        const re = rule.commentRegex!
+        const levels = this.stack
+        if (rule.matchMeans) {
+            // encrypted_comment_regex: any comment in the stack, except the leaf itself when it is a comment
+            for (let i = 0; i < levels.length; i++) {
+                const level = levels[i]
+                const end = isComment && i === levels.length - 1 ? level.length - 1 : level.length
+                for (let j = 0; j < end; j++) if (re.test(level[j])) return true
+            }
+            return false
+        }
+        for (const level of levels) for (const text of level) if (re.test(text)) return false
+        return true
+    }
+
+    private leaf(v: Scalar, aad: string, matched: boolean): Scalar {
+        const isComment = v instanceof Comment
+        const enc = this.shouldEncrypt(matched, isComment)
+        const visitor = this.visitor
+        let out = v
+        if (!visitor.decrypting && !isComment && (enc || !visitor.macOnlyEncrypted)) visitor.hash.update(macBytes(v))
+        if (enc) out = visitor.crypt(v, aad || ":", isComment)
+        if (visitor.decrypting && !(out instanceof Comment) && (enc || !visitor.macOnlyEncrypted)) visitor.hash.update(macBytes(out))
+        return out
+    }
+
+    private value(v: TreeValue, prefix: string, matched: boolean): TreeValue {
+        if (v === null) return v
+        if (v instanceof Branch) {
+            this.map(v.items, prefix, matched)
+            return v
+        }
+        if (Array.isArray(v)) {
+            this.list(v, prefix, matched)
+            return v
+        }
+        if (isScalar(v)) return this.leaf(v, prefix, matched)
+        return v
+    }
+
+    map(items: TreeItem[], prefix: string, matched: boolean): void {
+        const track = this.trackComments
+        const level: string[] = []
+        if (track) this.stack.push(level)
+        const keyMatches = this.rule.keyMatches
+        for (const item of items) {
+            const key = item.key
+            if (key instanceof Comment) {
+                if (track) level.push(key.value)
+                item.key = this.leaf(key, prefix, matched) as Comment
+                continue
+            }
+            if (typeof key !== "string") throw new Error(`Tree contains a non-string key (type ${typeof key})`)
+            const childMatched = matched || keyMatches?.(key) === true
+            item.value = this.value(item.value, `${prefix}${key}:`, childMatched)
+            if (track) level.length = 0
+        }
+        if (track) this.stack.pop()
+    }
+
+    list(elems: TreeValue[], prefix: string, matched: boolean): void {
+        const track = this.trackComments
+        const level: string[] = []
+        if (track) this.stack.push(level)
+        for (let i = 0; i < elems.length; i++) {
+            const e = elems[i]
+            const isComment = e instanceof Comment
+            if (track && isComment) level.push(e.value)
+            elems[i] = this.value(e, prefix, matched)
+            if (track && !isComment) level.length = 0
+        }
+        if (track) this.stack.pop()
+    }
+}
+
+/** Options of a walk. */
+export interface WalkOptions {
+    selection: Selection
+    macOnlyEncrypted: boolean
+}
+
+function newHash(macOnlyEncrypted: boolean): Hash {
+    const hash = createHash("sha512")
+    if (macOnlyEncrypted) hash.update(MAC_ONLY_ENCRYPTED_SEED)
+    return hash
+}
+
+/**
+ * Encrypt every selected leaf IN PLACE and compute the MAC over the plaintexts.
+ * @returns the MAC as upper-case hex
+ * @throws KsopsError (EncryptingTree) on a non-string key or a forbidden comment
+ */
+export function encryptBranches(
+    branches: Branches,
+    dataKey: Uint8Array,
+    opts: WalkOptions,
+    nextIv: IvSource,
+    stash?: IvStash,
+): string {
+    const hash = newHash(opts.macOnlyEncrypted)
+    const uncommentRe = opts.selection.unencryptedCommentRegex ? compileGoRegex(opts.selection.unencryptedCommentRegex) : undefined
+    const visitor: Visitor = {
+        hash,
+        macOnlyEncrypted: opts.macOnlyEncrypted,
+        decrypting: false,
+        crypt(v, aad, isComment) {
+            const enc = encryptScalar(v, dataKey, aad, nextIv, stash)
+            if (isComment && uncommentRe?.test(enc)) throw new Error(`Encrypted comment ${JSON.stringify(enc)} matches UnencryptedCommentRegex!`)
+            return isComment ? new Comment(enc, (v as Comment).inline) : enc
+        },
+    }
+    const walker = new Walker(opts.selection, visitor)
+    try {
+        for (const b of branches) walker.map(b.items, "", false)
+    } catch (e) {
+        throw treeError(false, e)
+    }
+    return hash.digest("hex").toUpperCase()
+}
+
+/**
+ * Decrypt every selected leaf IN PLACE and compute the MAC over the plaintexts.
+ * @param raw - keep `str` plaintexts as bytes (binary store)
+ * @param warn - told about comments that stay clear because they do not decrypt (pre-3.0 files)
+ * @returns the MAC as upper-case hex
+ * @throws KsopsError (DecryptingTree, exit 25) when a value does not decrypt
+ */
+export function decryptBranches(
+    branches: Branches,
+    dataKey: Uint8Array,
+    opts: WalkOptions,
+    stash?: IvStash,
+    raw = false,
+    warn?: (message: string) => void,
+): string {
+    const hash = newHash(opts.macOnlyEncrypted)
+    const visitor: Visitor = {
+        hash,
+        macOnlyEncrypted: opts.macOnlyEncrypted,
+        decrypting: true,
+        crypt(v, aad, isComment) {
+            if (isComment) {
+                const c = v as Comment
+                try {
+                    const plain = decryptScalar(c.value, dataKey, aad, stash)
+                    return plain instanceof Comment ? new Comment(plain.value, c.inline) : new Comment(String(plain), c.inline)
+                } catch {
+                    warn?.("a comment did not decrypt and stays as it is (possibly an unencrypted comment)")
+                    return c
+                }
+            }
+            if (typeof v !== "string") throw new Error(`Expected encrypted value as string, but got ${describe(v)}`)
+            return decryptScalar(v, dataKey, aad, stash, raw)
+        },
+    }
+    const walker = new Walker(opts.selection, visitor)
+    try {
+        for (const b of branches) walker.map(b.items, "", false)
+    } catch (e) {
+        throw treeError(true, e)
+    }
+    return hash.digest("hex").toUpperCase()
+}
+
+function describe(v: Scalar): string {
+    if (typeof v === "bigint") return "int"
+    if (typeof v === "number") return "float64"
+    if (typeof v === "boolean") return "bool"
+    return "time.Time"
+}
