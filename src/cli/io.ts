@@ -1,0 +1,137 @@
+/**
+ * File I/O for commands: read an input file or stdin, write a file atomically, and a progress bar for bulk runs.
+ */
+import { randomBytes } from "node:crypto"
+import { constants, promises as fs } from "node:fs"
+import path from "node:path"
+import { ErrorKind, KsopsError } from "../errors.js"
+
+/**
+ * Read a whole file, or stdin when `file` is undefined or `-`.
+ * @throws KsopsError CouldNotReadInputFile (exit 2) naming the file and the reason.
+ */
+export async function readInput(file: string | undefined, stdin: NodeJS.ReadableStream = process.stdin): Promise<Uint8Array> {
+    if (file === undefined || file === "-") {
+        try {
+            const chunks: Buffer[] = []
+            for await (const chunk of stdin) chunks.push(typeof chunk === "string" ? Buffer.from(chunk) : chunk)
+            return new Uint8Array(Buffer.concat(chunks))
+        } catch (error) {
+            throw new KsopsError(ErrorKind.CouldNotReadInputFile, `error reading from stdin: ${reason(error)}`, { cause: error })
+        }
+    }
+    try {
+        return new Uint8Array(await fs.readFile(file))
+    } catch (error) {
+        throw new KsopsError(ErrorKind.CouldNotReadInputFile, `error reading file ${file}: ${reason(error)}`, { cause: error })
+    }
+}
+
+/** Options of {@link writeFileAtomic}. */
+export interface WriteOptions {
+    /** Mode of a new file. An existing file keeps its mode. Default 0o600. */
+    mode?: number
+}
+
+/**
+ * Replace `file` with `bytes` atomically: write a temp file with a random name in the same folder (created with
+ * `O_EXCL`, mode of the original or `mode` for a new file), fsync it, rename it over `file`, fsync the folder.
+ * On any error the temp file is removed and the original is left as it was.
+ * @throws KsopsError CouldNotWriteOutputFile (exit 3).
+ */
+export async function writeFileAtomic(file: string, bytes: Uint8Array, options: WriteOptions = {}): Promise<void> {
+    const dir = path.dirname(path.resolve(file))
+    let mode = options.mode ?? 0o600
+    try {
+        const st = await fs.stat(file)
+        mode = st.mode & 0o7777
+    } catch {
+        // a new file
+    }
+    const temp = path.join(dir, `.${path.basename(file)}.${randomBytes(6).toString("hex")}.tmp`)
+    let handle: fs.FileHandle | undefined
+    try {
+        handle = await fs.open(temp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, mode)
+        await handle.chmod(mode)
+        let offset = 0
+        while (offset < bytes.length) {
+            const { bytesWritten } = await handle.write(bytes, offset, bytes.length - offset)
+            offset += bytesWritten
+        }
+        await handle.sync()
+        await handle.close()
+        handle = undefined
+        await fs.rename(temp, file)
+    } catch (error) {
+        if (handle !== undefined) await handle.close().catch(() => undefined)
+        await fs.rm(temp, { force: true }).catch(() => undefined)
+        throw new KsopsError(ErrorKind.CouldNotWriteOutputFile, `could not write output file ${file}: ${reason(error)}`, {
+            cause: error,
+        })
+    }
+    await syncDir(dir)
+}
+
+async function syncDir(dir: string): Promise<void> {
+    let handle: fs.FileHandle | undefined
+    try {
+        handle = await fs.open(dir, constants.O_RDONLY)
+        await handle.sync()
+    } catch {
+        // some file systems cannot fsync a directory; the rename already happened
+    } finally {
+        await handle?.close().catch(() => undefined)
+    }
+}
+
+/**
+ * Write bytes to a stream and wait until they are handed to the OS.
+ */
+export function writeStream(stream: NodeJS.WritableStream, bytes: Uint8Array | string): Promise<void> {
+    return new Promise((resolve, reject) => {
+        stream.write(bytes, (error) => (error ? reject(error) : resolve()))
+    })
+}
+
+/** A progress display for bulk operations. */
+export interface Progress {
+    /** One item finished. */
+    tick(label: string): void
+    /** Remove the bar. */
+    done(): void
+}
+
+/**
+ * A progress bar on `stream` (stderr) for `total` items, drawn only when the stream is a TTY; otherwise a no-op.
+ */
+export function progress(total: number, stream: NodeJS.WriteStream = process.stderr): Progress {
+    if (!stream.isTTY || total < 2) return { tick() {}, done() {} }
+    let count = 0
+    const width = 24
+    const draw = (label: string) => {
+        const filled = Math.round((count / total) * width)
+        const columns = stream.columns ?? 80
+        const line = `[${"#".repeat(filled)}${"-".repeat(width - filled)}] ${count}/${total} ${label}`
+        stream.write(`\r\x1b[K${line.slice(0, Math.max(0, columns - 1))}`)
+    }
+    return {
+        tick(label: string) {
+            count++
+            draw(label)
+        },
+        done() {
+            stream.write("\r\x1b[K")
+        },
+    }
+}
+
+function reason(error: unknown): string {
+    if (error instanceof Error) {
+        const code = (error as NodeJS.ErrnoException).code
+        if (code === "ENOENT") return "no such file or directory"
+        if (code === "EACCES") return "permission denied"
+        if (code === "EISDIR") return "is a directory"
+        return error.message
+    }
+    return String(error)
+}

@@ -1,0 +1,55 @@
+/**
+ * The entry point behind `bin/kubectl-sops`. The file commands (encrypt, decrypt, filestatus, …) without `--help`
+ * take the fast path: load only the command's module, parse with `node:util` `parseArgs`, run. Everything else
+ * (help, topics, unknown commands, `--version`) goes through oclif's `execute()`.
+ */
+import { readFileSync } from "node:fs"
+import { renderError } from "./errors.js"
+import { parseCommandLine } from "./parse.js"
+import type { CommandIo, CommandSpec } from "./spec.js"
+
+/** Commands the fast path can run, each loaded on demand. */
+export const FAST_COMMANDS: Readonly<Record<string, () => Promise<CommandSpec>>> = {
+    completion: async () => (await import("./actions/completion.js")).completion,
+
+}
+
+/** Whether `argv` (after the command id) asks for help, before any `--`. */
+export function wantsHelp(argv: readonly string[]): boolean {
+    for (const a of argv) {
+        if (a === "--") return false
+        if (a === "--help" || a === "-h") return true
+    }
+    return false
+}
+
+/**
+ * Run the CLI.
+ * @param argv - arguments after the program name.
+ * @param root - URL of the package root (the folder of package.json).
+ * @param io - streams and environment.
+ * @returns the exit status (also set on `process.exitCode` by the oclif path).
+ */
+export async function main(argv: readonly string[], root: URL, io: CommandIo): Promise<number> {
+    const [id, ...rest] = argv
+    const load = id === undefined ? undefined : FAST_COMMANDS[id]
+    if (load !== undefined && !wantsHelp(rest)) {
+        try {
+            const spec = await load()
+            const parsed = parseCommandLine(spec, rest, io.env)
+            return await spec.run(parsed, io)
+        } catch (error) {
+            const rendered = renderError(error, io.env.KUBECTL_SOPS_DEBUG === "1")
+            io.stderr.write(rendered.text)
+            return rendered.exitCode
+        }
+    }
+    if (argv.length === 1 && (id === "--version" || id === "-v" || id === "version")) {
+        const pkg = JSON.parse(readFileSync(new URL("package.json", root), "utf8")) as { name: string; version: string }
+        io.stdout.write(`${pkg.name}/${pkg.version} ${process.platform}-${process.arch} node-${process.version}\n`)
+        return 0
+    }
+    const { execute } = await import("@oclif/core")
+    await execute({ args: [...argv], dir: new URL("package.json", root).href })
+    return typeof process.exitCode === "number" ? process.exitCode : 0
+}
