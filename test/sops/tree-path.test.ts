@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest"
 import { getPath, parseTreePath, setPath, unsetPath } from "../../src/sops/tree-path.js"
-import { Branch, branchOf, Comment } from "../../src/sops/tree.js"
+import { type Branch, branchOf, Comment } from "../../src/sops/tree.js"
 
 describe("tree paths", () => {
     it("parses sops' bracket syntax", () => {
