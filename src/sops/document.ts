@@ -297,9 +297,16 @@ export function changeKeyGroups(groups: readonly KeyGroup[], change: KeyChange, 
 
 /**
  * Rotate: a new data key for a decrypted document, wrapped for the (changed) key groups; every value re-encrypted
- * in place.
+ * in place (with the IVs of the stash, as sops does: the new key makes the ciphertexts differ anyway).
  */
-export async function rotateDocument(branches: Branches, md: Metadata, keys: KeyService, entropy: Entropy, change: KeyChange = {}): Promise<Metadata> {
+export async function rotateDocument(
+    branches: Branches,
+    md: Metadata,
+    keys: KeyService,
+    entropy: Entropy,
+    change: KeyChange = {},
+    stash?: IvStash,
+): Promise<Metadata> {
     const groups = changeKeyGroups(md.keyGroups, change, keys)
     const dataKey = Buffer.from(entropy.randomBytes(32))
     try {
@@ -310,7 +317,7 @@ export async function rotateDocument(branches: Branches, md: Metadata, keys: Key
             keys,
             entropy,
         )
-        return seal(branches, { ...md, ...wrapped }, dataKey, ivSource(entropy), entropy.now())
+        return seal(branches, { ...md, ...wrapped }, dataKey, ivSource(entropy), entropy.now(), stash)
     } finally {
         dataKey.fill(0)
     }
