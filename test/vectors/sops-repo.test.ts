@@ -80,7 +80,7 @@ describe("sops repository vectors (EXPECTED.json)", () => {
                 const want = typeof l.value === "object" && l.value !== null && "float" in l.value ? (l.value as { float: number }).float : l.value
                 expect(plainOf(got[i].value)).toEqual(want)
             }
-            if (exp.comments) {
+            if (exp.comments && exp.comments.length > 0) {
                 const comments = leaves(branches).filter((l) => l.value instanceof Comment)
                 expect(comments.map((c) => [c.aad, (c.value as Comment).value])).toEqual(exp.comments.map((c) => [c.aad, c.plaintext]))
             }
