@@ -18,7 +18,7 @@ const FORMAT_KEY = JSON.parse(readFileSync(join(VECTORS, "sops-repo/EXPECTED.jso
 
 let gnupghome: string
 const gpg = (args: string[], input?: string | Uint8Array) =>
-    execFileSync("gpg", ["--batch", ...args], { env: { ...process.env, GNUPGHOME: gnupghome }, input })
+    execFileSync("gpg", ["--batch", ...args], { env: { ...process.env, GNUPGHOME: gnupghome }, input, stdio: ["pipe", "pipe", "pipe"] })
 
 beforeAll(() => {
     gnupghome = tempDir("ksops-gnupg-")
@@ -114,7 +114,7 @@ describe("pgp via key files (openpgp.js)", () => {
         const home = tempDir()
         chmodSync(home, 0o700)
         const g = (args: string[], input?: string | Uint8Array) =>
-            execFileSync("gpg", ["--batch", "--pinentry-mode", "loopback", ...args], { env: { ...process.env, GNUPGHOME: home }, input })
+            execFileSync("gpg", ["--batch", "--pinentry-mode", "loopback", ...args], { env: { ...process.env, GNUPGHOME: home }, input, stdio: ["pipe", "pipe", "pipe"] })
         g(["--passphrase", "s3cret", "--quick-generate-key", "pp@example.com", "rsa2048", "default", "never"])
         const fpr = g(["--with-colons", "--list-keys", "pp@example.com"]).toString().match(/^fpr:+([0-9A-F]{40}):/m)![1]
         g(["--quick-add-key", "--passphrase", "s3cret", fpr, "rsa2048", "encr", "never"])
