@@ -11,6 +11,9 @@ import type { CommandIo, CommandSpec } from "./spec.js"
 /** Commands the fast path can run, each loaded on demand. */
 export const FAST_COMMANDS: Readonly<Record<string, () => Promise<CommandSpec>>> = {
     completion: async () => (await import("./actions/completion.js")).completion,
+    decrypt: async () => (await import("./actions/decrypt.js")).decrypt,
+    encrypt: async () => (await import("./actions/encrypt.js")).encrypt,
+    filestatus: async () => (await import("./actions/filestatus.js")).filestatus,
 
 }
 

@@ -1,0 +1,99 @@
+/**
+ * Bulk mode: several files and folders in one process. Folders are walked recursively and yield the files that
+ * match a `.sops.yaml` creation rule (hidden entries and `node_modules` are skipped).
+ */
+import { readdirSync, statSync } from "node:fs"
+import path from "node:path"
+import { findConfig, matchRule } from "../config/sops-yaml.js"
+import { ErrorKind, KsopsError } from "../errors.js"
+import { renderError } from "./errors.js"
+import { progress } from "./io.js"
+import type { CommandIo } from "./spec.js"
+
+/** The files named by command-line arguments (files as given; folders expanded). */
+export interface Targets {
+    files: string[]
+    /** More than one file, or a folder was given. */
+    bulk: boolean
+}
+
+/**
+ * Expand arguments into files.
+ * @param config - `--config`, used to decide which files in a folder match a creation rule.
+ * @throws KsopsError CouldNotReadInputFile for an argument that does not exist
+ */
+export function expandTargets(args: readonly string[], io: CommandIo, config?: string): Targets {
+    const files: string[] = []
+    let folder = false
+    for (const arg of args) {
+        let isDir = false
+        try {
+            isDir = statSync(path.resolve(io.cwd, arg)).isDirectory()
+        } catch {
+            // a missing file is reported by the operation itself, in sops' words
+        }
+        if (!isDir) {
+            files.push(arg)
+            continue
+        }
+        folder = true
+        for (const file of walk(path.resolve(io.cwd, arg))) {
+            if (matchesRule(file, io, config)) files.push(path.relative(io.cwd, file) || file)
+        }
+    }
+    return { files, bulk: folder || files.length > 1 }
+}
+
+function* walk(dir: string): Generator<string> {
+    const entries = readdirSync(dir, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
+    for (const e of entries) {
+        if (e.name.startsWith(".") || e.name === "node_modules") continue
+        const full = path.join(dir, e.name)
+        if (e.isDirectory()) yield* walk(full)
+        else if (e.isFile()) yield full
+    }
+}
+
+function matchesRule(file: string, io: CommandIo, config: string | undefined): boolean {
+    try {
+        const cfg = findConfig(file, { cwd: io.cwd, ...(config === undefined ? {} : { explicit: config }) })
+        return cfg !== undefined && matchRule(cfg, file, io.cwd) !== undefined
+    } catch {
+        return false
+    }
+}
+
+/** Why a file was skipped rather than failed. */
+export class Skip extends Error {}
+
+/**
+ * Run `op` on every file; errors are reported per file (`file: message`) and do not stop the run.
+ * @returns 0 when all succeeded, else the exit status of the first failure
+ */
+export async function forEachFile(files: readonly string[], io: CommandIo, op: (file: string) => Promise<void>): Promise<number> {
+    const bar = progress(files.length, io.stderr)
+    let status = 0
+    for (const file of files) {
+        try {
+            await op(file)
+        } catch (error) {
+            bar.done()
+            if (error instanceof Skip) io.stderr.write(`${file}: skipped: ${error.message}\n`)
+            else {
+                const rendered = renderError(error, io.env.KUBECTL_SOPS_DEBUG === "1")
+                io.stderr.write(`${file}: ${rendered.text}`)
+                if (status === 0) status = rendered.exitCode
+            }
+        }
+        bar.tick(file)
+    }
+    bar.done()
+    return status
+}
+
+/** The error for a bulk run without `-i` where output would be ambiguous. */
+export function bulkNeedsInPlace(command: string): KsopsError {
+    return new KsopsError(ErrorKind.ConflictingParameters, `${command} of several files needs --in-place`, {
+        hint: `run \`kubectl sops ${command} -i …\` or name a single file`,
+    })
+}

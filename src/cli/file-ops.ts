@@ -1,0 +1,280 @@
+/**
+ * File-level orchestration shared by the commands and their bulk modes: read → pick formats → find the
+ * `.sops.yaml` → store → engine → emit → write. Commands only parse flags and call these.
+ */
+import { randomBytes } from "node:crypto"
+import { existsSync } from "node:fs"
+import { homedir } from "node:os"
+import path from "node:path"
+import { type CreationRule, creationRuleFor, findConfig, keyGroupFromSpecs, keySpecsFrom, type KeySpecs, type SopsConfig } from "../config/sops-yaml.js"
+import { ErrorKind, FormatError, KsopsError, UsageError } from "../errors.js"
+import { createKeyContext } from "../keys/context.js"
+import { LocalKeyService } from "../keys/local.js"
+import { decryptDocument, type Entropy, encryptDocument } from "../sops/document.js"
+import type { KeyEntry, KeyService } from "../sops/keys.js"
+import { type Metadata, metadataFromTree, metadataToTree, type Selection } from "../sops/metadata.js"
+import type { Branches } from "../sops/tree.js"
+import { selectionCount } from "../sops/walk.js"
+import { formatFromPath, storeFor } from "../stores/index.js"
+import type { EncryptedFile, Format, Store, StoreOptions } from "../stores/store.js"
+import { KEY_FLAG_TYPES, type keyFlags } from "./flags.js"
+import { readInput, writeFileAtomic, writeStream } from "./io.js"
+import type { CommandIo, ParsedFlags } from "./spec.js"
+
+/** sops' message when asked to encrypt a file that already has metadata (exit 203). */
+export const ALREADY_ENCRYPTED_MESSAGE = `The file you have provided contains a top-level entry called 'sops', or for
+flat file formats top-level entries starting with 'sops_'. This is
+generally due to the file already being encrypted. SOPS uses a top-level
+entry called 'sops' to store the metadata required to decrypt the file. For
+this reason, SOPS can not encrypt files that already contain such an entry.
+
+If this is an unencrypted file, rename the 'sops' entry.
+
+If this is an encrypted file and you want to edit it, use the editor mode,
+for example: \`sops edit my_file.yaml\``
+
+/** Everything a file operation needs from the process, made once per run (bulk runs share the key memo). */
+export interface Runtime {
+    readonly io: CommandIo
+    readonly keys: KeyService
+    readonly entropy: Entropy
+}
+
+/** The process runtime: local key service with a per-process memo, node:crypto randomness, the wall clock. */
+export function createRuntime(io: CommandIo): Runtime {
+    const ctx = createKeyContext({
+        env: io.env,
+        homeDir: io.env.HOME ?? homedir(),
+        warn: (message) => {
+            io.stderr.write(`${message}\n`)
+        },
+    })
+    return {
+        io,
+        keys: new LocalKeyService(ctx),
+        entropy: { randomBytes: (n) => new Uint8Array(randomBytes(n)), now: () => new Date() },
+    }
+}
+
+/** Format and config flags, as parsed. */
+export interface FileOptions {
+    /** The name used for the format and the creation rule (`--filename-override` or the file). */
+    name: string | undefined
+    inputType?: Format
+    outputType?: Format
+    indent?: number
+    /** `--config` / `SOPS_CONFIG`. */
+    config?: string
+}
+
+/** Read {@link FileOptions} from parsed flags. */
+export function fileOptions(flags: ParsedFlags, file: string | undefined): FileOptions {
+    const override = flags["filename-override"] as string | undefined
+    return {
+        name: override ?? file,
+        inputType: flags["input-type"] as Format | undefined,
+        outputType: flags["output-type"] as Format | undefined,
+        indent: flags.indent as number | undefined,
+        config: flags.config as string | undefined,
+    }
+}
+
+/** The stores and config for a file. */
+export interface Resolved {
+    input: Store
+    output: Store
+    config: SopsConfig | undefined
+}
+
+/** Pick the input/output formats and stores and find the `.sops.yaml` for a file. */
+export function resolveFile(rt: Runtime, opts: FileOptions): Resolved {
+    const inFormat = opts.inputType ?? (opts.name === undefined ? "yaml" : formatFromPath(opts.name))
+    const outFormat = opts.outputType ?? (opts.inputType ?? (opts.name === undefined ? "yaml" : formatFromPath(opts.name)))
+    const config = findConfig(opts.name, { cwd: rt.io.cwd, ...(opts.config === undefined ? {} : { explicit: opts.config }) })
+    const storeOptions: StoreOptions = { ...(config?.stores ?? {}) }
+    if (opts.indent !== undefined) {
+        storeOptions.yamlIndent = opts.indent
+        storeOptions.jsonIndent = opts.indent
+        storeOptions.binaryIndent = opts.indent
+    }
+    return { input: storeFor(inFormat, storeOptions), output: storeFor(outFormat, storeOptions), config }
+}
+
+/** Attach the file name to format errors thrown by a store. */
+function inFile<T>(file: string | undefined, load: () => T): T {
+    try {
+        return load()
+    } catch (error) {
+        if (error instanceof FormatError && file !== undefined && error.file === undefined) throw error.withFile(file)
+        throw error
+    }
+}
+
+/** Key specs from the key flags (`--age …`) with the `SOPS_*` environment fallback. */
+export function keySpecsFromFlags(flags: ParsedFlags, env: CommandIo["env"], prefix = ""): KeySpecs {
+    const specs: KeySpecs = {}
+    for (const [flag, type] of Object.entries(KEY_FLAG_TYPES) as [keyof typeof keyFlags, string][]) {
+        const values = flags[`${prefix}${flag}`] as string[] | undefined
+        if (values !== undefined && values.length > 0) specs[type] = values
+    }
+    return prefix === "" ? keySpecsFrom(specs, env) : keySpecsFrom(specs, {})
+}
+
+/** Options of {@link encryptBytes}. */
+export interface EncryptOptions extends FileOptions {
+    flags: ParsedFlags
+}
+
+const SELECTION_FLAGS: readonly [string, keyof Selection][] = [
+    ["unencrypted-suffix", "unencryptedSuffix"],
+    ["encrypted-suffix", "encryptedSuffix"],
+    ["unencrypted-regex", "unencryptedRegex"],
+    ["encrypted-regex", "encryptedRegex"],
+    ["unencrypted-comment-regex", "unencryptedCommentRegex"],
+    ["encrypted-comment-regex", "encryptedCommentRegex"],
+]
+
+/**
+ * Encrypt a plaintext file's bytes.
+ * @throws KsopsError FileAlreadyEncrypted (203) when the input already has metadata
+ */
+export async function encryptBytes(rt: Runtime, input: Uint8Array, file: string | undefined, opts: EncryptOptions): Promise<Uint8Array> {
+    const r = resolveFile(rt, opts)
+    const branches = inFile(file, () => r.input.loadPlain(input))
+    if (r.input.hasMetadataKey(branches)) throw new KsopsError(ErrorKind.FileAlreadyEncrypted, ALREADY_ENCRYPTED_MESSAGE)
+    const rule = opts.name === undefined ? undefined : await creationRuleFor(r.config, opts.name, rt.io.cwd)
+    const flagGroup = await keyGroupFromSpecs(keySpecsFromFlags(opts.flags, rt.io.env))
+    const keyGroups = flagGroup !== undefined ? [flagGroup] : rule?.keyGroups
+    if (keyGroups === undefined) {
+        throw new KsopsError(
+            ErrorKind.NoEncryptionKey,
+            "config file not found, or has no creation rules, and no keys provided through command line options",
+            { hint: "pass --age/--pgp (or SOPS_AGE_RECIPIENTS) or add a creation rule to .sops.yaml" },
+        )
+    }
+    const selection = mergeSelection(rule, opts.flags)
+    const threshold = (opts.flags["shamir-secret-sharing-threshold"] as number | undefined) ?? rule?.shamirThreshold ?? 0
+    const md = await encryptDocument(
+        branches,
+        {
+            keyGroups,
+            shamirThreshold: threshold,
+            selection,
+            macOnlyEncrypted: opts.flags["mac-only-encrypted"] === true || rule?.macOnlyEncrypted === true,
+            binary: r.input.format === "binary",
+        },
+        rt.keys,
+        rt.entropy,
+    )
+    return r.output.emitEncrypted(branches, metadataToTree(md))
+}
+
+function mergeSelection(rule: CreationRule | undefined, flags: ParsedFlags): Selection {
+    const selection: Selection = { ...(rule?.selection ?? {}) }
+    for (const [flag, field] of SELECTION_FLAGS) {
+        const v = flags[flag]
+        if (typeof v === "string" && v !== "") selection[field] = v
+    }
+    if (selectionCount(selection) > 1) {
+        throw new UsageError(
+            "Error: cannot use more than one of encrypted_suffix, unencrypted_suffix, encrypted_regex, unencrypted_regex, encrypted_comment_regex, or unencrypted_comment_regex in the same file",
+            { kind: ErrorKind.ConflictingParameters },
+        )
+    }
+    return selection
+}
+
+/** An encrypted file, loaded and decrypted. */
+export interface DecryptedFile {
+    resolved: Resolved
+    branches: Branches
+    metadata: Metadata
+    dataKey: Uint8Array
+    stash: Awaited<ReturnType<typeof decryptDocument>>["stash"]
+}
+
+/** Options of {@link loadDecrypted}. */
+export interface DecryptOptions extends FileOptions {
+    ignoreMac?: boolean
+    decryptionOrder?: string
+}
+
+/** Load an encrypted file (metadata split off), without decrypting. */
+export function loadEncrypted(rt: Runtime, input: Uint8Array, file: string | undefined, opts: FileOptions): { resolved: Resolved; file: EncryptedFile } {
+    const resolved = resolveFile(rt, opts)
+    return { resolved, file: inFile(file, () => resolved.input.loadEncrypted(input)) }
+}
+
+/** Load and decrypt an encrypted file's bytes (data key recovered, MAC checked unless `ignoreMac`). */
+export async function loadDecrypted(rt: Runtime, input: Uint8Array, file: string | undefined, opts: DecryptOptions): Promise<DecryptedFile> {
+    const { resolved, file: loaded } = loadEncrypted(rt, input, file, opts)
+    const metadata = inFile(file, () => metadataFromTree(loaded.metadata))
+    const order = opts.decryptionOrder
+        ?.split(",")
+        .map((s) => s.trim())
+        .filter((s) => s !== "")
+    const { dataKey, stash } = await decryptDocument(loaded.branches, metadata, rt.keys, {
+        ignoreMac: opts.ignoreMac ?? false,
+        ...(order === undefined ? {} : { decryptionOrder: order }),
+        raw: resolved.input.format === "binary",
+        warn: (m) => rt.io.stderr.write(`${m}\n`),
+    })
+    return { resolved, branches: loaded.branches, metadata, dataKey, stash }
+}
+
+/** Emit an encrypted file after a change (edit, set, rotate). */
+export function emitEncrypted(file: DecryptedFile, metadata: Metadata): Uint8Array {
+    return file.resolved.output.emitEncrypted(file.branches, metadataToTree(metadata))
+}
+
+/** Where a result goes: the file itself, another file, or stdout. */
+export interface Destination {
+    inPlace?: boolean
+    output?: string
+}
+
+/**
+ * Check sops' rules for `-i`/`--output` and read the input (stdin when no file).
+ * @throws UsageError ConflictingParameters (8) for `-i` with `--output` or `-i` without a file
+ */
+export async function readFor(rt: Runtime, file: string | undefined, dest: Destination): Promise<Uint8Array> {
+    if (dest.inPlace && dest.output !== undefined) {
+        throw new UsageError("Error: cannot operate on both --output and --in-place", { kind: ErrorKind.ConflictingParameters })
+    }
+    if (dest.inPlace && file === undefined) {
+        throw new UsageError("Error: cannot use --in-place when reading from stdin", { kind: ErrorKind.ConflictingParameters })
+    }
+    return readInput(file, rt.io.stdin)
+}
+
+/**
+ * Write a result: in place (atomic, keeping the file's mode), to `--output` (atomic, 0600 for a new file), or stdout.
+ */
+export async function writeResult(rt: Runtime, file: string | undefined, dest: Destination, bytes: Uint8Array): Promise<void> {
+    if (dest.inPlace && file !== undefined) await writeFileAtomic(file, bytes)
+    else if (dest.output !== undefined) await writeFileAtomic(path.resolve(rt.io.cwd, dest.output), bytes)
+    else await writeStream(rt.io.stdout, bytes)
+}
+
+/** Key entries (enc empty) for `--add-*` flags. */
+export async function keysToAdd(flags: ParsedFlags): Promise<KeyEntry[]> {
+    return (await keyGroupFromSpecs(keySpecsFromFlags(flags, {}, "add-"))) ?? []
+}
+
+/** A predicate for keys named by `--rm-*` flags (by type and key id). */
+export async function keysToRemove(flags: ParsedFlags, keys: KeyService): Promise<(entry: KeyEntry) => boolean> {
+    const rm = (await keyGroupFromSpecs(keySpecsFromFlags(flags, {}, "rm-"))) ?? []
+    const ids = new Set(rm.map((e) => `${e.type}\u0000${keys.keyId(e)}`))
+    return (entry) => ids.has(`${entry.type}\u0000${keys.keyId(entry)}`)
+}
+
+/**
+ * sops' check before operating on a named file.
+ * @throws KsopsError NoFileSpecified (100) "Error: cannot operate on non-existent file"
+ */
+export function requireExisting(rt: Runtime, file: string | undefined): void {
+    if (file === undefined || file === "-") return
+    if (!existsSync(path.resolve(rt.io.cwd, file))) {
+        throw new KsopsError(ErrorKind.NoFileSpecified, "Error: cannot operate on non-existent file", { hint: `${file} does not exist` })
+    }
+}

@@ -1,0 +1,72 @@
+/** Test helper: run the built `bin/kubectl-sops` as a child process. */
+import { spawn } from "node:child_process"
+import { mkdtempSync } from "node:fs"
+import { tmpdir } from "node:os"
+import path from "node:path"
+import { fileURLToPath } from "node:url"
+
+/** The repository root. */
+export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..")
+/** The built executable. */
+export const binPath = path.join(repoRoot, "bin", "kubectl-sops")
+/** Shared test vectors (never copied into the repo). */
+export const vectorsDir = path.resolve(repoRoot, "../shared/vectors")
+
+/** What a run printed and returned. */
+export interface RunResult {
+    code: number | null
+    signal: NodeJS.Signals | null
+    stdout: string
+    stderr: string
+    stdoutBytes: Buffer
+}
+
+/** Options of {@link run}. */
+export interface RunOptions {
+    cwd?: string
+    env?: Record<string, string | undefined>
+    input?: string | Uint8Array
+    /** Command to run instead of the bin (e.g. `kubectl`). */
+    command?: string
+}
+
+/** A clean environment: no user sops settings leak into tests. */
+export function baseEnv(home: string): Record<string, string> {
+    const env: Record<string, string> = {}
+    for (const [k, v] of Object.entries(process.env)) {
+        if (v !== undefined && !k.startsWith("SOPS_") && k !== "EDITOR" && k !== "KUBECTL_SOPS_DEBUG") env[k] = v
+    }
+    env.HOME = home
+    env.GNUPGHOME = path.join(home, ".gnupg")
+    return env
+}
+
+/** Run `kubectl-sops args…` and collect its output. */
+export function run(args: readonly string[], options: RunOptions = {}): Promise<RunResult> {
+    return new Promise((resolve, reject) => {
+        const command = options.command ?? process.execPath
+        const argv = options.command === undefined ? [binPath, ...args] : [...args]
+        const child = spawn(command, argv, {
+            cwd: options.cwd ?? repoRoot,
+            env: options.env ?? process.env,
+            stdio: ["pipe", "pipe", "pipe"],
+        })
+        const out: Buffer[] = []
+        const err: Buffer[] = []
+        child.stdout.on("data", (c: Buffer) => out.push(c))
+        child.stderr.on("data", (c: Buffer) => err.push(c))
+        child.on("error", reject)
+        child.on("close", (code, signal) => {
+            const stdoutBytes = Buffer.concat(out)
+            resolve({ code, signal, stdout: stdoutBytes.toString("utf8"), stderr: Buffer.concat(err).toString("utf8"), stdoutBytes })
+        })
+        child.stdin.on("error", () => {})
+        if (options.input !== undefined) child.stdin.end(options.input)
+        else child.stdin.end()
+    })
+}
+
+/** A fresh temp folder. */
+export function tempDir(prefix = "ksops-cli-"): string {
+    return mkdtempSync(path.join(tmpdir(), prefix))
+}
