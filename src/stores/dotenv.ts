@@ -119,8 +119,8 @@ export class DotenvStore implements Store {
     hasMetadataKey(branches: Branches): boolean {
         const first = branches[0]
         return (
-            first !== undefined &&
-            first.items.some((item) => typeof item.key === "string" && item.key.startsWith(DOTENV_METADATA_PREFIX))
+            first?.items.some((item) => typeof item.key === "string" && item.key.startsWith(DOTENV_METADATA_PREFIX)) ??
+            false
         )
     }
 }

@@ -378,6 +378,6 @@ export class IniStore implements Store {
 
     hasMetadataKey(branches: Branches): boolean {
         const first = branches[0]
-        return first !== undefined && first.items.some((item) => item.key === METADATA_KEY)
+        return first?.items.some((item) => item.key === METADATA_KEY) ?? false
     }
 }

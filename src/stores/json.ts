@@ -28,10 +28,12 @@ function quoteChar(ch: string): string {
     return `'${ch}'`
 }
 
+/** An open container while parsing: an object (with the key awaiting its value) or an array. */
+type Frame = { items: TreeItem[]; key: string } | { elements: TreeValue[] }
+
 class JsonParser {
     private readonly text: string
     private pos = 0
-    private depth = 0
 
     constructor(text: string) {
         this.text = text
@@ -73,10 +75,7 @@ class JsonParser {
         this.skipWhitespace()
         if (this.pos >= this.text.length) this.fail("EOF")
         const c = this.text.charCodeAt(this.pos)
-        if (c === 0x7b) {
-            this.pos++
-            return this.parseObject()
-        }
+        if (c === 0x7b) return this.parseValue() as Branch
         if (c === 0x5b) {
             this.fail(
                 "SOPS only supports JSON files with a top-level object (starting with '{'), not arrays or other types. Got delimiter [ instead. To encrypt this file, wrap it in an object, e.g., {\"data\": [...]}",
@@ -101,18 +100,78 @@ class JsonParser {
         )
     }
 
+    /** Parse one value without recursion (nesting is bounded like Go's decoder, at 10000 levels). */
     private parseValue(): TreeValue {
         const t = this.text
-        const c = t.charCodeAt(this.pos)
+        const stack: Frame[] = []
+        for (;;) {
+            // expecting the start of a value
+            let value: TreeValue
+            const c = t.charCodeAt(this.pos)
+            if (c === 0x7b || c === 0x5b) {
+                if (stack.length >= MAX_DEPTH) this.fail("exceeded max depth")
+                this.pos++
+                this.skipWhitespace()
+                const empty = t.charCodeAt(this.pos) === (c === 0x7b ? 0x7d : 0x5d)
+                if (empty) {
+                    this.pos++
+                    value = c === 0x7b ? new Branch() : []
+                } else {
+                    if (c === 0x7b) stack.push({ items: [], key: this.parseKey() })
+                    else stack.push({ elements: [] })
+                    continue
+                }
+            } else {
+                value = this.parseScalar()
+            }
+            // a value is complete: attach it to its container, closing containers as they end
+            for (;;) {
+                const top = stack[stack.length - 1]
+                if (top === undefined) return value
+                this.skipWhitespace()
+                const next = t.charCodeAt(this.pos)
+                if ("items" in top) {
+                    top.items.push({ key: top.key, value })
+                    if (next === 0x2c) {
+                        this.pos++
+                        this.skipWhitespace()
+                        top.key = this.parseKey()
+                        break
+                    }
+                    if (next !== 0x7d) this.unexpected("after object key:value pair")
+                    value = new Branch(top.items)
+                } else {
+                    top.elements.push(value)
+                    if (next === 0x2c) {
+                        this.pos++
+                        this.skipWhitespace()
+                        break
+                    }
+                    if (next !== 0x5d) this.unexpected("after array element")
+                    value = top.elements
+                }
+                this.pos++
+                stack.pop()
+            }
+        }
+    }
+
+    /** An object key and its colon; leaves the position at the value. */
+    private parseKey(): string {
+        if (this.text.charCodeAt(this.pos) !== 0x22) this.unexpected("looking for beginning of object key string")
+        const key = this.parseString()
+        this.skipWhitespace()
+        if (this.text.charCodeAt(this.pos) !== 0x3a) this.unexpected("after object key")
+        this.pos++
+        this.skipWhitespace()
+        return key
+    }
+
+    private parseScalar(): TreeValue {
+        const c = this.text.charCodeAt(this.pos)
         switch (c) {
             case 0x22:
                 return this.parseString()
-            case 0x7b:
-                this.pos++
-                return this.parseObject()
-            case 0x5b:
-                this.pos++
-                return this.parseArray()
             case 0x74:
                 return this.parseLiteral("true", true)
             case 0x66:
@@ -133,71 +192,6 @@ class JsonParser {
             this.pos++
         }
         return value
-    }
-
-    private enter(): void {
-        if (++this.depth > MAX_DEPTH) this.fail("exceeded max depth")
-    }
-
-    private parseObject(): Branch {
-        this.enter()
-        const items: TreeItem[] = []
-        this.skipWhitespace()
-        if (this.text.charCodeAt(this.pos) === 0x7d) {
-            this.pos++
-            this.depth--
-            return new Branch(items)
-        }
-        for (;;) {
-            if (this.text.charCodeAt(this.pos) !== 0x22) this.unexpected("looking for beginning of object key string")
-            const key = this.parseString()
-            this.skipWhitespace()
-            if (this.text.charCodeAt(this.pos) !== 0x3a) this.unexpected("after object key")
-            this.pos++
-            this.skipWhitespace()
-            const value = this.parseValue()
-            items.push({ key, value })
-            this.skipWhitespace()
-            const c = this.text.charCodeAt(this.pos)
-            if (c === 0x2c) {
-                this.pos++
-                this.skipWhitespace()
-                continue
-            }
-            if (c === 0x7d) {
-                this.pos++
-                this.depth--
-                return new Branch(items)
-            }
-            this.unexpected("after object key:value pair")
-        }
-    }
-
-    private parseArray(): TreeValue[] {
-        this.enter()
-        const items: TreeValue[] = []
-        this.skipWhitespace()
-        if (this.text.charCodeAt(this.pos) === 0x5d) {
-            this.pos++
-            this.depth--
-            return items
-        }
-        for (;;) {
-            items.push(this.parseValue())
-            this.skipWhitespace()
-            const c = this.text.charCodeAt(this.pos)
-            if (c === 0x2c) {
-                this.pos++
-                this.skipWhitespace()
-                continue
-            }
-            if (c === 0x5d) {
-                this.pos++
-                this.depth--
-                return items
-            }
-            this.unexpected("after array element")
-        }
     }
 
     private digits(): number {
@@ -423,7 +417,7 @@ export function formatJsonFloat(v: number): string {
 
 /** Pretty printer equivalent to sops' compact encoding followed by Go `json.Indent`. */
 class JsonWriter {
-    private readonly out: string[] = []
+    private out = ""
     private readonly unit: string
     private readonly newlines: string[] = []
 
@@ -442,32 +436,32 @@ class JsonWriter {
     }
 
     write(value: TreeValue, depth: number): void {
-        const out = this.out
         if (typeof value === "string") {
-            out.push(quoteJsonString(value))
+            this.out += quoteJsonString(value)
         } else if (value instanceof Branch) {
             this.writeItems(value.items, depth)
         } else if (Array.isArray(value)) {
             let first = true
+            const nl = this.newline(depth + 1)
             for (const element of value) {
                 if (element instanceof Comment) continue
-                out.push(first ? "[" : ",", this.newline(depth + 1))
+                this.out += first ? `[${nl}` : `,${nl}`
                 first = false
                 this.write(element, depth + 1)
             }
-            out.push(first ? "[]" : `${this.newline(depth)}]`)
+            this.out += first ? "[]" : `${this.newline(depth)}]`
         } else if (typeof value === "bigint") {
-            out.push(value.toString())
+            this.out += value.toString()
         } else if (typeof value === "number") {
-            out.push(formatJsonFloat(value))
+            this.out += formatJsonFloat(value)
         } else if (typeof value === "boolean") {
-            out.push(value ? "true" : "false")
+            this.out += value ? "true" : "false"
         } else if (value === null) {
-            out.push("null")
+            this.out += "null"
         } else if (value instanceof SopsTime) {
-            out.push(quoteJsonString(value.text))
+            this.out += quoteJsonString(value.text)
         } else if (value instanceof Uint8Array) {
-            out.push(quoteJsonBytes(value))
+            this.out += quoteJsonBytes(value)
         } else {
             // a Comment used as a value: Go marshals the struct
             this.writeItems([{ key: "Value", value: value.value }], depth)
@@ -475,19 +469,19 @@ class JsonWriter {
     }
 
     private writeItems(items: readonly TreeItem[], depth: number): void {
-        const out = this.out
         let first = true
+        const nl = this.newline(depth + 1)
         for (const item of items) {
             if (typeof item.key !== "string") continue
-            out.push(first ? "{" : ",", this.newline(depth + 1), quoteJsonString(item.key), ": ")
+            this.out += `${first ? "{" : ","}${nl}${quoteJsonString(item.key)}: `
             first = false
             this.write(item.value, depth + 1)
         }
-        out.push(first ? "{}" : `${this.newline(depth)}}`)
+        this.out += first ? "{}" : `${this.newline(depth)}}`
     }
 
     text(): string {
-        return this.out.join("")
+        return this.out
     }
 }
 
@@ -543,7 +537,7 @@ export function extractNestedMetadata(branches: Branches): EncryptedFile {
 /** True when the first branch has a top-level `sops` key. */
 export function hasTopLevelMetadataKey(branches: Branches): boolean {
     const first = branches[0]
-    return first !== undefined && first.items.some((item) => item.key === METADATA_KEY)
+    return first?.items.some((item) => item.key === METADATA_KEY) ?? false
 }
 
 /** The JSON store. */

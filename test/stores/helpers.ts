@@ -44,7 +44,7 @@ export function leaves(branch: Branch): Leaf[] {
 }
 
 /** The `type:` tag of an ENC string, or undefined. */
-export function encType(value: TreeValue): string | undefined {
+export function encType(value: TreeValue | undefined): string | undefined {
     if (typeof value !== "string") return undefined
     return /^ENC\[AES256_GCM,data:.*,type:(.+)\]$/.exec(value)?.[1]
 }
