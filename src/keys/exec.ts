@@ -1,5 +1,7 @@
-/** Running helper programs (gpg, SOPS_AGE_KEY_CMD, …) with an explicit environment. */
-import { spawn } from "node:child_process"
+/**
+ * Running helper programs (gpg, SOPS_AGE_KEY_CMD, …) with an explicit environment.
+ * `node:child_process` is imported on first use: it costs several milliseconds of start-up.
+ */
 
 /** What a finished helper program produced. */
 export interface ExecResult {
@@ -12,11 +14,12 @@ export interface ExecResult {
  * Run `file args…` (no shell) with the given environment, feeding `stdin`.
  * Resolves when the program exits; rejects only if it cannot be started (e.g. ENOENT).
  */
-export function execFile(
+export async function execFile(
     file: string,
     args: readonly string[],
     options: { env: Readonly<Record<string, string | undefined>>; stdin?: Uint8Array | string },
 ): Promise<ExecResult> {
+    const { spawn } = await import("node:child_process")
     return new Promise((resolve, reject) => {
         const child = spawn(file, args, { env: { ...options.env }, stdio: ["pipe", "pipe", "pipe"] })
         const out: Buffer[] = []
