@@ -61,7 +61,7 @@ export class YamlStore implements Store {
 
     /** Write documents. */
     emitPlain(branches: Branches): Uint8Array {
-        return encoder.encode(emitDocuments(branches, this.indent))
+        return emitDocuments(branches, this.indent)
     }
 
     /** Write documents, each with the metadata appended as its last key `sops`. */
@@ -83,7 +83,7 @@ export class YamlStore implements Store {
     emitValue(value: TreeValue): Uint8Array {
         if (typeof value === "string") return encoder.encode(value)
         if (value instanceof Uint8Array) return value
-        return encoder.encode(emitSingleValue(value))
+        return emitSingleValue(value)
     }
 
     /** True when the first document has a top-level `sops` key. */

@@ -89,7 +89,7 @@ function isPrintable(c: number): boolean {
     )
 }
 
-const SAFE_PLAIN = /^[A-Za-z0-9_/.=+@$%^&()<>;~\\][A-Za-z0-9_/.=+@$%^&()<>;~\\[\],:!*'"`|{}?-]*$/
+const SAFE_PLAIN = /^[A-Za-z0-9_/.=+$^()<;~\\][A-Za-z0-9_/.=+@$%^&()<>;~\\[\],:!*'"`|{}?-]*$/
 
 function analyze(s: string): Analysis {
     if (s.length === 0) return { multiline: false, blockPlain: true, single: true, block: false }
@@ -306,7 +306,9 @@ function seqNode(list: TreeValue[]): SeqNode {
 
 /** The yaml.v3 emitter state that matters for sops' output. */
 class Writer {
+    /** Output not yet encoded, and the encoded chunks (bytes keep large outputs out of the JS heap). */
     out = ""
+    private readonly chunks: Buffer[] = []
     private readonly best: number
     private indent = -1
     private readonly indents: number[] = []
@@ -333,6 +335,20 @@ class Writer {
         this.out += "\n"
         this.column = 0
         this.indention = true
+        if (this.out.length > 16384) {
+            this.chunks.push(Buffer.from(this.out, "utf8"))
+            this.out = ""
+        }
+    }
+
+    /** Everything written, as UTF-8. */
+    bytes(): Uint8Array {
+        if (this.out.length > 0) {
+            this.chunks.push(Buffer.from(this.out, "utf8"))
+            this.out = ""
+        }
+        const all = Buffer.concat(this.chunks)
+        return new Uint8Array(all.buffer, all.byteOffset, all.length)
     }
 
     private writeIndent(): void {
@@ -779,22 +795,22 @@ function isSimpleKey(text: string): boolean {
  * @param branches - one branch per document
  * @param indent - the indent (values outside 2..9 behave as 2)
  */
-export function emitDocuments(branches: readonly Branch[], indent: number): string {
+export function emitDocuments(branches: readonly Branch[], indent: number): Uint8Array {
     const w = new Writer(indent)
     let first = true
     for (const b of branches) {
         w.document(b, first)
         first = false
     }
-    return w.out
+    return w.bytes()
 }
 
 /**
  * `yaml.Marshal` of one value converted by sops' treeValueToNode (indent 4): maps as a document, lists as a block
  * sequence, scalars on one line.
  */
-export function emitSingleValue(v: TreeValue): string {
+export function emitSingleValue(v: TreeValue): Uint8Array {
     const w = new Writer(4)
     w.document(v, true)
-    return w.out
+    return w.bytes()
 }

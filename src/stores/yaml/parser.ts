@@ -7,6 +7,7 @@
  * content) stay in the deepest such container. A comment after a scalar value on the same line is an inline comment
  * placed before its entry.
  */
+import { isUtf8 } from "node:buffer"
 import { FormatError } from "../../errors.js"
 import { Branch, Comment, SopsTime, type TreeItem, type TreeValue } from "../../sops/tree.js"
 import { resolvePlain } from "./resolve.js"
@@ -42,12 +43,8 @@ export class YamlParser {
     private docIndex = 0
 
     constructor(input: Uint8Array) {
-        let text: string
-        try {
-            text = utf8.decode(input)
-        } catch {
-            throw new FormatError("yaml: invalid leading UTF-8 octet", { line: 1, column: 1 })
-        }
+        if (!isUtf8(input)) throw new FormatError("yaml: invalid leading UTF-8 octet", { line: 1, column: 1 })
+        let text = Buffer.from(input.buffer, input.byteOffset, input.length).toString("utf8")
         if (text.charCodeAt(0) === 0xfeff) text = text.slice(1)
         if (text.includes("\r")) text = text.replace(/\r\n?/g, "\n")
         this.src = text
@@ -454,13 +451,14 @@ export class YamlParser {
             const keyStr = this.keyString(key, keyPos)
             if (seen !== undefined) {
                 const prev = seen.get(keyStr)
-                const line = this.lineOf(keyPos)
-                if (prev !== undefined)
-                    throw new FormatError(`yaml: unmarshal errors:\n  line ${line}: mapping key "${keyStr}" already defined at line ${prev}`, {
-                        line,
-                        column: keyPos - this.lineStartOf(keyPos) + 1,
-                    })
-                seen.set(keyStr, line)
+                if (prev !== undefined) {
+                    const line = this.lineOf(keyPos)
+                    throw new FormatError(
+                        `yaml: unmarshal errors:\n  line ${line}: mapping key "${keyStr}" already defined at line ${this.lineOf(prev)}`,
+                        { line, column: keyPos - this.lineStartOf(keyPos) + 1 },
+                    )
+                }
+                seen.set(keyStr, keyPos)
             }
             const index = items.length
             const { value, inline, keyComment } = this.parseMappingValue(col)
