@@ -33,6 +33,8 @@ for (const s of [".inf", ".Inf", ".INF", "+.inf", "+.Inf", "+.INF"])
 for (const s of ["-.inf", "-.Inf", "-.INF"]) FIXED.set(s, { kind: "float", value: Number.NEGATIVE_INFINITY })
 FIXED.set("<<", { kind: "merge", value: "<<" })
 
+const FIRST = new Set([..."tTfFnN~.+-<0123456789"].map((ch) => ch.charCodeAt(0)))
+
 /** Go `strconv.ParseFloat` accepts these (after yaml.v3's own regex for the digit-led forms). */
 const YAML_FLOAT = /^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$/
 const DOT_FLOAT = /^\.[0-9]+([eE][-+]?[0-9]+)?$/
@@ -83,9 +85,11 @@ function floatOf(s: string): number | undefined {
  * @param s - the scalar text
  */
 export function resolvePlain(s: string): Resolved {
+    const c = s.charCodeAt(0)
+    // only these first characters can start a special word, a number or a timestamp
+    if (s.length > 5 && !FIRST.has(c)) return { kind: "str", value: s }
     const fixed = FIXED.get(s)
     if (fixed !== undefined) return fixed
-    const c = s.charCodeAt(0)
     if (c === 46 /* . */) {
         if (DOT_FLOAT.test(s)) {
             const f = floatOf(s)
