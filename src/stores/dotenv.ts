@@ -27,7 +27,7 @@ function parseLines(input: Uint8Array): ParsedLine[] {
             continue
         }
         const eq = text.indexOf("=")
-        if (eq === -1) throw new FormatError(`invalid dotenv input line: ${text}`, { line: i + 1 })
+        if (eq === -1) throw new FormatError("invalid dotenv input line (no '=')", { line: i + 1 })
         out.push({ item: { key: text.slice(0, eq), value: text.slice(eq + 1).replaceAll("\\n", "\n") }, line: i + 1 })
     }
     return out

@@ -26,8 +26,8 @@ export interface FlatEntry {
  * @returns flat items in output order
  * @throws KsopsError (error-dumping-tree) on a key collision
  */
-export function flattenMetadata(metadata: Branch, prefix = ""): TreeItem[] {
-    const out: TreeItem[] = []
+export function flattenMetadata(metadata: Branch, prefix = ""): FlatEntry[] {
+    const out: FlatEntry[] = []
     const seen = new Set<string>()
     const descend = (value: TreeValue, key: string): void => {
         if (value instanceof Branch) {
