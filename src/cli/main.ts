@@ -12,8 +12,13 @@ import type { CommandIo, CommandSpec } from "./spec.js"
 export const FAST_COMMANDS: Readonly<Record<string, () => Promise<CommandSpec>>> = {
     completion: async () => (await import("./actions/completion.js")).completion,
     decrypt: async () => (await import("./actions/decrypt.js")).decrypt,
+    edit: async () => (await import("./actions/edit.js")).edit,
     encrypt: async () => (await import("./actions/encrypt.js")).encrypt,
     filestatus: async () => (await import("./actions/filestatus.js")).filestatus,
+    rotate: async () => (await import("./actions/rotate.js")).rotate,
+    set: async () => (await import("./actions/set.js")).set,
+    unset: async () => (await import("./actions/set.js")).unset,
+    updatekeys: async () => (await import("./actions/updatekeys.js")).updatekeys,
 
 }
 

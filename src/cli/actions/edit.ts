@@ -1,0 +1,144 @@
+/**
+ * `kubectl sops edit FILE`: decrypt to a private temp file, open `$SOPS_EDITOR`/`$EDITOR`, re-encrypt when changed.
+ * The temp file is 0600 inside a 0700 folder and is removed on every exit path (including SIGINT/SIGTERM/SIGHUP).
+ */
+import { spawn, spawnSync } from "node:child_process"
+import { existsSync, mkdtempSync, rmSync } from "node:fs"
+import { readFile, writeFile } from "node:fs/promises"
+import { tmpdir } from "node:os"
+import path from "node:path"
+import { ErrorKind, FormatError, KsopsError } from "../../errors.js"
+import { shellSplit } from "../../keys/exec.js"
+import { reencryptDocument } from "../../sops/document.js"
+import { metadataToTree } from "../../sops/metadata.js"
+import { formatFromPath } from "../../stores/index.js"
+import { createRuntime, encryptBytes, fileOptions, loadDecrypted, type Runtime } from "../file-ops.js"
+import { configFlags, decryptionFlags, formatFlags, keyFlags, selectionFlags } from "../flags.js"
+import { readInput, writeFileAtomic } from "../io.js"
+import type { CommandIo, CommandSpec, ParsedFlags } from "../spec.js"
+
+const EXAMPLES: Record<string, string> = {
+    yaml: "example_key: example_value\n",
+    json: '{\n\t"example_key": "example_value"\n}',
+    dotenv: "example_key=example_value\n",
+    ini: "[section]\nexample_key = example_value\n",
+    binary: "example value\n",
+}
+
+/**
+ * The editor command: `$SOPS_EDITOR`, else `$EDITOR` (split like a shell command line), else vim, nano or vi.
+ * @throws KsopsError NoEditorFound (201)
+ */
+export function editorCommand(env: CommandIo["env"]): string[] {
+    for (const name of ["SOPS_EDITOR", "EDITOR"]) {
+        const v = env[name]
+        if (v !== undefined && v.trim() !== "") return shellSplit(v)
+    }
+    for (const candidate of ["vim", "nano", "vi"]) {
+        const found = spawnSync("sh", ["-c", `command -v ${candidate}`], { encoding: "utf8", env: { ...env } as NodeJS.ProcessEnv })
+        if (found.status === 0 && found.stdout.trim() !== "") return [found.stdout.trim()]
+    }
+    throw new KsopsError(ErrorKind.NoEditorFound, "Could not find editor vim, nano or vi", { hint: "set $EDITOR or $SOPS_EDITOR" })
+}
+
+/** Run the editor on a file with the terminal attached; removes `cleanupDir` if a signal ends us meanwhile. */
+function runEditor(argv: string[], file: string, io: CommandIo, cleanupDir: string): Promise<void> {
+    return new Promise((resolve, reject) => {
+        const [cmd, ...rest] = argv
+        const child = spawn(cmd, [...rest, file], { stdio: "inherit", env: { ...io.env } as NodeJS.ProcessEnv })
+        const signals: NodeJS.Signals[] = ["SIGINT", "SIGTERM", "SIGHUP"]
+        const onSignal = (signal: NodeJS.Signals) => {
+            rmSync(cleanupDir, { recursive: true, force: true })
+            child.kill(signal)
+            process.exit(128 + (signal === "SIGINT" ? 2 : signal === "SIGTERM" ? 15 : 1))
+        }
+        for (const s of signals) process.on(s, onSignal)
+        const done = () => {
+            for (const s of signals) process.off(s, onSignal)
+        }
+        child.on("error", (error) => {
+            done()
+            reject(new KsopsError(ErrorKind.NoEditorFound, `could not run editor ${cmd}: ${error.message}`, { hint: "set $EDITOR or $SOPS_EDITOR" }))
+        })
+        child.on("close", (code, signal) => {
+            done()
+            if (code === 0) resolve()
+            else reject(new KsopsError(ErrorKind.Generic, `editor ${cmd} exited with ${signal ?? `status ${code}`}; file left unchanged`))
+        })
+    })
+}
+
+async function editFile(rt: Runtime, file: string, flags: ParsedFlags): Promise<number> {
+    const io = rt.io
+    const editor = editorCommand(io.env)
+    const exists = existsSync(path.resolve(io.cwd, file))
+    const opts = fileOptions(flags, file)
+    const dir = mkdtempSync(path.join(tmpdir(), "kubectl-sops-edit-"))
+    try {
+        const temp = path.join(dir, path.basename(file))
+        if (!exists) {
+            const format = opts.inputType ?? formatFromPath(opts.name ?? file)
+            const original = EXAMPLES[format] ?? ""
+            await writeFile(temp, original, { mode: 0o600 })
+            await runEditor(editor, temp, io, dir)
+            const edited = await readFile(temp)
+            if (edited.equals(Buffer.from(original))) throw notModified()
+            await writeFileAtomic(path.resolve(io.cwd, file), await encryptBytes(rt, new Uint8Array(edited), file, { ...opts, flags }))
+            return 0
+        }
+        const decrypted = await loadDecrypted(rt, await readInput(file, io.stdin), file, {
+            ...opts,
+            ignoreMac: flags["ignore-mac"] === true,
+            ...(flags["decryption-order"] === undefined ? {} : { decryptionOrder: flags["decryption-order"] as string }),
+        })
+        try {
+            const store = decrypted.resolved.input
+            const original = store.emitPlain(decrypted.branches)
+            await writeFile(temp, original, { mode: 0o600 })
+            await runEditor(editor, temp, io, dir)
+            const edited = new Uint8Array(await readFile(temp))
+            if (Buffer.from(edited).equals(Buffer.from(original))) throw notModified()
+            let branches: typeof decrypted.branches
+            try {
+                branches = store.loadPlain(edited)
+            } catch (error) {
+                if (error instanceof FormatError) throw error.withFile(`${file} (edited)`)
+                throw error
+            }
+            if (store.hasMetadataKey(branches)) {
+                throw new KsopsError(ErrorKind.Generic, "the edited file has a top-level 'sops' entry; remove it and edit again")
+            }
+            if (branches.length === 0) throw new KsopsError(ErrorKind.NeedAtLeastOneDocument, "Error: the edited file must contain at least one document")
+            const md = reencryptDocument(branches, decrypted.metadata, decrypted.dataKey, decrypted.stash, rt.entropy)
+            await writeFileAtomic(path.resolve(io.cwd, file), decrypted.resolved.output.emitEncrypted(branches, metadataToTree(md)))
+            return 0
+        } finally {
+            decrypted.dataKey.fill(0)
+        }
+    } finally {
+        rmSync(dir, { recursive: true, force: true })
+    }
+}
+
+function notModified(): KsopsError {
+    return new KsopsError(ErrorKind.FileHasNotBeenModified, "File has not changed, exiting.")
+}
+
+/** The edit command. */
+export const edit: CommandSpec = {
+    id: "edit",
+    summary: "Edit an encrypted file in your editor",
+    description:
+        "Decrypts FILE into a private temp file (0600 in a 0700 folder), opens $SOPS_EDITOR or $EDITOR (else vim, nano or vi), and when you changed it, re-encrypts it with the same data key (unchanged values keep their ciphertext) and writes it in place. Exits 200 when nothing changed. A new FILE starts from an example and is encrypted for the matching creation rule or the given keys. The temp file is removed on every exit path.",
+    examples: [
+        { description: "Edit a secret", command: "kubectl sops edit secret.yaml" },
+        { description: "Edit with a specific editor", command: "EDITOR='code --wait' kubectl sops edit secret.yaml" },
+    ],
+    flags: { ...configFlags, ...formatFlags, ...decryptionFlags, ...keyFlags, ...selectionFlags },
+    args: [{ name: "file", summary: "File to edit (created when missing)" }],
+    async run(parsed, io) {
+        const file = parsed.argv[0]
+        if (file === undefined) throw new KsopsError(ErrorKind.NoFileSpecified, "Error: no file specified")
+        return editFile(createRuntime(io), file, parsed.flags)
+    },
+}
