@@ -24,13 +24,15 @@ interface IniKey {
 
 interface IniSection {
     name: string
+    /** Line of the section header (0 for the implicit DEFAULT section and for written sections). */
+    line: number
     comment: string
     keys: IniKey[]
     byName: Map<string, IniKey>
 }
 
-function newSection(name: string): IniSection {
-    return { name, comment: "", keys: [], byName: new Map() }
+function newSection(name: string, line = 0): IniSection {
+    return { name, line, comment: "", keys: [], byName: new Map() }
 }
 
 /** ini.v1 `Section.NewKey`: a repeated key updates the value in place (its position is kept). */
@@ -113,7 +115,7 @@ class IniParser {
                 if (close === -1) this.fail("unclosed section")
                 const name = line.slice(1, close)
                 if (name.length === 0) this.fail("empty section name")
-                section = newSection(name)
+                section = newSection(name, lineNo)
                 sections.push(section)
                 const inline = cleanComment(line.slice(close + 1))
                 if (inline !== undefined) this.comment += inline
@@ -138,7 +140,7 @@ class IniParser {
 
     private readKeyName(line: string): [string, number] {
         let quote = ""
-        if (line[0] === '"') quote = line.length > 6 && line.startsWith('"""') ? '"""' : '"'
+        if (line[0] === '"') quote = byteLength(line) > 6 && line.startsWith('"""') ? '"""' : '"'
         else if (line[0] === "`") quote = "`"
         if (quote !== "") {
             const start = quote.length
@@ -341,7 +343,7 @@ export class IniStore implements Store {
         const metadataSections = sections.filter((section) => section.name === METADATA_KEY)
         if (metadataSections.length === 0) throw new MetadataNotFoundError()
         if (metadataSections.length > 1) {
-            throw new FormatError(`Found duplicate ${METADATA_KEY} entry`, { line: metadataSections[1].keys[0]?.line ?? 1 })
+            throw new FormatError(`Found duplicate ${METADATA_KEY} entry`, { line: metadataSections[1].line })
         }
         const entries: FlatEntry[] = metadataSections[0].keys.map((key) => ({
             key: key.name,

@@ -196,6 +196,7 @@ describe("INI metadata", () => {
     it("refuses a data section named sops, and reports missing or duplicate metadata", () => {
         expect(() => store.emitEncrypted([branchOf([["sops", new Branch()]])], metadata)).toThrow(/reserved key/)
         expect(() => store.loadEncrypted(bytes("[a]\nk=v\n"))).toThrow(MetadataNotFoundError)
+        expect(formatErrorOf(() => store.loadEncrypted(bytes("[sops]\nversion=1\n[sops]\nmac=x\n"))).position).toEqual({ line: 3 })
         expect(formatErrorOf(() => store.loadEncrypted(bytes("[sops]\nversion=1\n[sops]\nmac=x\n"))).detail).toBe(
             "Found duplicate sops entry",
         )
