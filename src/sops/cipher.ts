@@ -2,8 +2,8 @@
  * Value encryption: AES-256-GCM with a 32-byte IV, the `ENC[AES256_GCM,data:…,iv:…,tag:…,type:…]` syntax, the
  * type tags and their plaintext forms (sops §2). Deterministic given the IVs it is handed.
  */
-import { createCipheriv, createDecipheriv } from "node:crypto"
 import { ErrorKind, KsopsError } from "../errors.js"
+import { AesGcm } from "./gcm.js"
 import { formatFloat } from "./go-format.js"
 import { parseRfc3339 } from "./time.js"
 import { Comment, SopsTime, type TreeValue } from "./tree.js"
@@ -129,10 +129,38 @@ export class IvStash {
         return this.ivs.get(IvStash.key(aad, type, bytes))
     }
 
+    /** {@link remember} for a range of a shared buffer. */
+    rememberRange(aad: string, type: TypeTag, buf: Buffer, off: number, len: number, ivBuf: Buffer, ivOff: number, ivLen: number): void {
+        this.ivs.set(`${aad}\u0000${type}\u0000${buf.toString("latin1", off, off + len)}`, Buffer.from(ivBuf.subarray(ivOff, ivOff + ivLen)))
+    }
+
+    /** {@link lookup} for a range of a shared buffer. */
+    lookupRange(aad: string, type: TypeTag, buf: Buffer, off: number, len: number): Buffer | undefined {
+        if (this.ivs.size === 0) return undefined
+        return this.ivs.get(`${aad}\u0000${type}\u0000${buf.toString("latin1", off, off + len)}`)
+    }
+
     /** Forget everything. */
     clear(): void {
         this.ivs.clear()
     }
+}
+
+let cached: { key: Buffer; gcm: AesGcm } | undefined
+
+/** The AES-GCM context of a data key (one per key; a file's values all share it). */
+function gcmFor(key: Uint8Array): AesGcm {
+    if (cached && cached.key.length === key.length && cached.key.equals(key)) return cached.gcm
+    const gcm = new AesGcm(key)
+    cached?.key.fill(0)
+    cached = { key: Buffer.from(key), gcm }
+    return gcm
+}
+
+/** Forget the cached key schedule (after a run, so no key material lingers). */
+export function forgetCipherCache(): void {
+    cached?.key.fill(0)
+    cached = undefined
 }
 
 /** A source of fresh 32-byte IVs. */
@@ -150,10 +178,7 @@ export function encryptScalar(v: Scalar, key: Uint8Array, aad: string, nextIv: I
     const { bytes, type } = scalarPlaintext(v)
     if (bytes.length === 0 && (typeof v === "string" || v instanceof Comment)) return ""
     const iv = stash?.lookup(aad, type, bytes) ?? nextIv()
-    const cipher = createCipheriv("aes-256-gcm", key, iv)
-    cipher.setAAD(Buffer.from(aad, "utf8"))
-    const data = Buffer.concat([cipher.update(bytes), cipher.final()])
-    const tag = cipher.getAuthTag()
+    const { data, tag } = gcmFor(key).encrypt(iv, bytes, Buffer.from(aad, "utf8"))
     return `ENC[AES256_GCM,data:${data.toString("base64")},iv:${iv.toString("base64")},tag:${tag.toString("base64")},type:${type}]`
 }
 
@@ -167,10 +192,7 @@ export function decryptScalar(s: string, key: Uint8Array, aad: string, stash?: I
     const enc = parseEncryptedValue(s)
     let plain: Buffer
     try {
-        const decipher = createDecipheriv("aes-256-gcm", key, enc.iv)
-        decipher.setAAD(Buffer.from(aad, "utf8"))
-        decipher.setAuthTag(enc.tag)
-        plain = Buffer.concat([decipher.update(enc.data), decipher.final()])
+        plain = gcmFor(key).decrypt(enc.iv, enc.data, enc.tag, Buffer.from(aad, "utf8"))
     } catch {
         throw new Error("Could not decrypt with AES_GCM: cipher: message authentication failed")
     }
@@ -193,4 +215,200 @@ export function treeError(decrypting: boolean, cause: unknown): KsopsError {
 /** True for values the walk treats as leaves. */
 export function isScalar(v: TreeValue): v is Scalar {
     return v !== null && typeof v !== "object" ? true : v instanceof SopsTime || v instanceof Comment || v instanceof Uint8Array
+}
+
+/** How many values one AES call handles (bounds the batch buffers). */
+const BATCH = 4096
+
+/** Per-batch ranges in shared buffers. */
+class Ranges {
+    readonly off: Int32Array
+    readonly len: Int32Array
+    constructor(n: number) {
+        this.off = new Int32Array(n)
+        this.len = new Int32Array(n)
+    }
+}
+
+/** The plaintext of a scalar written into `buf` at `at` (no per-value Buffer); returns its length and type. */
+function writePlaintext(v: Scalar, buf: Buffer, at: number): { len: number; type: TypeTag } {
+    if (typeof v === "string") return { len: buf.write(v, at, "utf8"), type: "str" }
+    if (v instanceof Comment) return { len: buf.write(v.value, at, "utf8"), type: "comment" }
+    const { bytes, type } = scalarPlaintext(v)
+    buf.set(bytes, at)
+    return { len: bytes.length, type }
+}
+
+function plaintextSize(v: Scalar): number {
+    if (typeof v === "string") return Buffer.byteLength(v, "utf8")
+    if (v instanceof Comment) return Buffer.byteLength(v.value, "utf8")
+    return scalarPlaintext(v).bytes.length
+}
+
+/**
+ * Encrypt many scalars with one key in batches (shared buffers, one AES call per batch); the same output as
+ * {@link encryptScalar} value by value.
+ */
+export function encryptScalars(values: readonly Scalar[], aads: readonly string[], key: Uint8Array, nextIv: IvSource, stash?: IvStash): string[] {
+    const gcm = gcmFor(key)
+    const out: string[] = new Array(values.length)
+    for (let start = 0; start < values.length; start += BATCH) {
+        const end = Math.min(values.length, start + BATCH)
+        const n = end - start
+        let ptSize = 0
+        let adSize = 0
+        for (let i = start; i < end; i++) {
+            ptSize += plaintextSize(values[i])
+            adSize += Buffer.byteLength(aads[i], "utf8")
+        }
+        const pt = Buffer.allocUnsafe(ptSize)
+        const ad = Buffer.allocUnsafe(adSize)
+        const ivs = Buffer.allocUnsafe(32 * n)
+        const ctOut = Buffer.allocUnsafe(ptSize)
+        const tags = Buffer.allocUnsafe(16 * n)
+        const p = new Ranges(n)
+        const a = new Ranges(n)
+        const ivR = new Ranges(n)
+        const types: TypeTag[] = new Array(n)
+        const idx: number[] = []
+        let pAt = 0
+        let aAt = 0
+        let k = 0
+        for (let i = start; i < end; i++) {
+            const v = values[i]
+            const { len, type } = writePlaintext(v, pt, pAt)
+            if (len === 0 && (typeof v === "string" || v instanceof Comment)) {
+                out[i] = ""
+                continue
+            }
+            p.off[k] = pAt
+            p.len[k] = len
+            pAt += len
+            a.off[k] = aAt
+            a.len[k] = ad.write(aads[i], aAt, "utf8")
+            aAt += a.len[k]
+            const reuse = stash?.lookupRange(aads[i], type, pt, p.off[k], len)
+            ;(reuse ?? nextIv()).copy(ivs, 32 * k)
+            ivR.off[k] = 32 * k
+            ivR.len[k] = 32
+            types[k] = type
+            idx.push(i)
+            k++
+        }
+        gcm.batch(false, k, ivs, ivR.off, ivR.len, pt, p.off, p.len, ad, a.off, a.len, ctOut, tags)
+        for (let j = 0; j < k; j++) {
+            const o = p.off[j]
+            out[idx[j]] =
+                `ENC[AES256_GCM,data:${ctOut.toString("base64", o, o + p.len[j])},iv:${ivs.toString("base64", 32 * j, 32 * j + 32)},tag:${tags.toString("base64", 16 * j, 16 * j + 16)},type:${types[j]}]`
+        }
+        pt.fill(0)
+    }
+    return out
+}
+
+const ENC_PARTS = /^ENC\[AES256_GCM,data:(.+),iv:(.+),tag:(.+),type:(.+)\]/
+const B64_CHARS = /^[A-Za-z0-9+/]*={0,2}$/
+
+function b64ok(s: string): boolean {
+    return s.length % 4 === 0 && B64_CHARS.test(s)
+}
+
+/**
+ * Decrypt many `ENC[…]` strings with one key in batches. Each result is the scalar or the Error that
+ * {@link decryptScalar} would have thrown for it.
+ */
+export function decryptScalars(
+    strings: readonly string[],
+    aads: readonly string[],
+    key: Uint8Array,
+    stash?: IvStash,
+    raw = false,
+): (Scalar | Error)[] {
+    const gcm = gcmFor(key)
+    const out: (Scalar | Error)[] = new Array(strings.length)
+    for (let start = 0; start < strings.length; start += BATCH) {
+        const end = Math.min(strings.length, start + BATCH)
+        const n = end - start
+        let dataSize = 0
+        let ivSize = 0
+        let adSize = 0
+        const parts: (RegExpExecArray | null)[] = new Array(n)
+        for (let i = start; i < end; i++) {
+            const s = strings[i]
+            if (s === "") {
+                out[i] = ""
+                continue
+            }
+            const m = ENC_PARTS.exec(s)
+            if (!m) {
+                out[i] = new Error(`Input string ${s} does not match sops' data format`)
+                continue
+            }
+            const bad = !b64ok(m[1]) ? "data" : !b64ok(m[2]) ? "iv" : !b64ok(m[3]) ? "tag" : undefined
+            if (bad) {
+                out[i] = new Error(`Error base64-decoding ${bad} of ${s}: illegal base64 data`)
+                continue
+            }
+            parts[i - start] = m
+            dataSize += (m[1].length / 4) * 3
+            ivSize += (m[2].length / 4) * 3
+            adSize += Buffer.byteLength(aads[i], "utf8")
+        }
+        const data = Buffer.allocUnsafe(dataSize)
+        const ivs = Buffer.allocUnsafe(ivSize)
+        const ad = Buffer.allocUnsafe(adSize)
+        const tags = Buffer.alloc(16 * n)
+        const plain = Buffer.allocUnsafe(dataSize)
+        const d = new Ranges(n)
+        const v = new Ranges(n)
+        const a = new Ranges(n)
+        const idx: number[] = []
+        const types: string[] = []
+        let dAt = 0
+        let vAt = 0
+        let aAt = 0
+        let k = 0
+        for (let i = start; i < end; i++) {
+            const m = parts[i - start]
+            if (!m) continue
+            d.off[k] = dAt
+            d.len[k] = data.write(m[1], dAt, "base64")
+            dAt += d.len[k]
+            v.off[k] = vAt
+            v.len[k] = ivs.write(m[2], vAt, "base64")
+            vAt += v.len[k]
+            a.off[k] = aAt
+            a.len[k] = ad.write(aads[i], aAt, "utf8")
+            aAt += a.len[k]
+            const tagLen = tags.write(m[3], 16 * k, 16, "base64")
+            if (tagLen !== 16 || Buffer.byteLength(m[3], "base64") !== 16) tags.fill(0, 16 * k, 16 * k + 16)
+            types.push(m[4])
+            idx.push(i)
+            k++
+        }
+        const ok = gcm.batch(true, k, ivs, v.off, v.len, data, d.off, d.len, ad, a.off, a.len, plain, tags)
+        for (let j = 0; j < k; j++) {
+            const i = idx[j]
+            if (!ok[j]) {
+                out[i] = new Error("Could not decrypt with AES_GCM: cipher: message authentication failed")
+                continue
+            }
+            const o = d.off[j]
+            const len = d.len[j]
+            try {
+                out[i] = typedRange(plain, o, len, types[j], raw)
+                if (stash && types[j] !== "bytes") stash.rememberRange(aads[i], types[j] as TypeTag, plain, o, len, ivs, v.off[j], v.len[j])
+            } catch (e) {
+                out[i] = e as Error
+            }
+        }
+        plain.fill(0)
+    }
+    return out
+}
+
+function typedRange(buf: Buffer, off: number, len: number, type: string, raw: boolean): Scalar {
+    if (type === "str" && !raw) return buf.toString("utf8", off, off + len)
+    if (type === "comment") return new Comment(buf.toString("utf8", off, off + len))
+    return typed(Buffer.from(buf.subarray(off, off + len)), type, raw)
 }

@@ -39,12 +39,15 @@ export interface DecryptOptions {
     raw?: boolean
     /** Told about recoverable oddities (clear comments in old files). */
     warn?: (message: string) => void
+    /** Remember every value's IV for a later re-encryption (edit, set, unset, rotate). Default true. */
+    keepIvs?: boolean
 }
 
 /** The result of a decryption: the data key (to re-encrypt after changes) and the IVs seen. */
 export interface Decrypted {
     dataKey: Uint8Array
-    stash: IvStash
+    /** The IVs seen, unless `keepIvs` was false. */
+    stash: IvStash | undefined
 }
 
 /** A pool of fresh 32-byte IVs (one random call per 256 values). */
@@ -253,7 +256,7 @@ function verifyMac(md: Metadata, dataKey: Uint8Array, computed: string): void {
  */
 export async function decryptDocument(branches: Branches, md: Metadata, keys: KeyService, opts: DecryptOptions = {}): Promise<Decrypted> {
     const dataKey = await recoverDataKey(md, keys, opts.decryptionOrder)
-    const stash = new IvStash()
+    const stash = opts.keepIvs === false ? undefined : new IvStash()
     const computed = decryptBranches(
         branches,
         dataKey,

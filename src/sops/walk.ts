@@ -3,7 +3,7 @@
  * encrypted, encrypts or decrypts it with the path as AAD, and feeds the MAC.
  */
 import { createHash, type Hash } from "node:crypto"
-import { decryptScalar, encryptScalar, type IvSource, type IvStash, isScalar, macBytes, type Scalar, treeError } from "./cipher.js"
+import { decryptScalars, encryptScalars, type IvSource, type IvStash, isScalar, macBytes, type Scalar, treeError } from "./cipher.js"
 import type { Selection } from "./metadata.js"
 import { Branch, type Branches, Comment, type TreeItem, type TreeValue } from "./tree.js"
 
@@ -82,25 +82,34 @@ function compileRule(s: Selection): Rule {
     return { keyMatches: (k) => k.endsWith(suffix), matchMeans: false }
 }
 
-/** What the walk does at each leaf. */
-interface Visitor {
-    /** Transform an encrypted leaf (encrypt or decrypt). Returns the new value. */
-    crypt(v: Scalar, aad: string, isComment: boolean): Scalar
-    /** Non-comment leaf value after transformation (plaintext) for the MAC. */
-    hash: Hash
-    macOnlyEncrypted: boolean
-    /** Plaintext of a leaf: before encryption (encrypt) or after (decrypt). */
-    decrypting: boolean
+/**
+ * Every leaf of a document in walk order, with where it lives, its AAD and whether it is encrypted. Collecting
+ * first lets the value cipher work in batches (one AES call per few thousand values).
+ */
+class Leaves {
+    readonly holders: (TreeItem | TreeValue[])[] = []
+    /** "key" / "value" of a TreeItem, or the index in a list. */
+    readonly fields: ("key" | "value" | number)[] = []
+    readonly values: Scalar[] = []
+    readonly aads: string[] = []
+    readonly encrypted: boolean[] = []
+
+    set(i: number, v: Scalar): void {
+        const holder = this.holders[i]
+        const field = this.fields[i]
+        if (Array.isArray(holder)) holder[field as number] = v
+        else if (field === "key") holder.key = v as Comment
+        else holder.value = v
+    }
 }
 
 class Walker {
     private readonly rule: Rule
     private readonly stack: string[][] = []
     private readonly trackComments: boolean
-    private readonly visitor: Visitor
+    readonly leaves = new Leaves()
 
-    constructor(selection: Selection, visitor: Visitor) {
-        this.visitor = visitor
+    constructor(selection: Selection) {
         this.rule = compileRule(selection)
         this.trackComments = this.rule.commentRegex !== undefined
     }
@@ -124,29 +133,20 @@ class Walker {
         return true
     }
 
-    private leaf(v: Scalar, aad: string, matched: boolean): Scalar {
-        const isComment = v instanceof Comment
-        const enc = this.shouldEncrypt(matched, isComment)
-        const visitor = this.visitor
-        let out = v
-        if (!visitor.decrypting && !isComment && (enc || !visitor.macOnlyEncrypted)) visitor.hash.update(macBytes(v))
-        if (enc) out = visitor.crypt(v, aad || ":", isComment)
-        if (visitor.decrypting && !(out instanceof Comment) && (enc || !visitor.macOnlyEncrypted)) visitor.hash.update(macBytes(out))
-        return out
+    private leaf(holder: TreeItem | TreeValue[], field: "key" | "value" | number, v: Scalar, aad: string, matched: boolean): void {
+        const l = this.leaves
+        l.holders.push(holder)
+        l.fields.push(field)
+        l.values.push(v)
+        l.aads.push(aad || ":")
+        l.encrypted.push(this.shouldEncrypt(matched, v instanceof Comment))
     }
 
-    private value(v: TreeValue, prefix: string, matched: boolean): TreeValue {
-        if (v === null) return v
-        if (v instanceof Branch) {
-            this.map(v.items, prefix, matched)
-            return v
-        }
-        if (Array.isArray(v)) {
-            this.list(v, prefix, matched)
-            return v
-        }
-        if (isScalar(v)) return this.leaf(v, prefix, matched)
-        return v
+    private value(holder: TreeItem | TreeValue[], field: "value" | number, v: TreeValue, prefix: string, matched: boolean): void {
+        if (v === null) return
+        if (v instanceof Branch) this.map(v.items, prefix, matched)
+        else if (Array.isArray(v)) this.list(v, prefix, matched)
+        else if (isScalar(v)) this.leaf(holder, field, v, prefix, matched)
     }
 
     map(items: TreeItem[], prefix: string, matched: boolean): void {
@@ -158,12 +158,12 @@ class Walker {
             const key = item.key
             if (key instanceof Comment) {
                 if (track) level.push(key.value)
-                item.key = this.leaf(key, prefix, matched) as Comment
+                this.leaf(item, "key", key, prefix, matched)
                 continue
             }
             if (typeof key !== "string") throw new Error(`Tree contains a non-string key (type ${typeof key})`)
             const childMatched = matched || keyMatches?.(key) === true
-            item.value = this.value(item.value, `${prefix}${key}:`, childMatched)
+            this.value(item, "value", item.value, `${prefix}${key}:`, childMatched)
             if (track) level.length = 0
         }
         if (track) this.stack.pop()
@@ -177,7 +177,7 @@ class Walker {
             const e = elems[i]
             const isComment = e instanceof Comment
             if (track && isComment) level.push(e.value)
-            elems[i] = this.value(e, prefix, matched)
+            this.value(elems, i, e, prefix, matched)
             if (track && !isComment) level.length = 0
         }
         if (track) this.stack.pop()
@@ -196,6 +196,12 @@ function newHash(macOnlyEncrypted: boolean): Hash {
     return hash
 }
 
+function collect(branches: Branches, selection: Selection): Leaves {
+    const walker = new Walker(selection)
+    for (const b of branches) walker.map(b.items, "", false)
+    return walker.leaves
+}
+
 /**
  * Encrypt every selected leaf IN PLACE and compute the MAC over the plaintexts.
  * @returns the MAC as upper-case hex
@@ -210,19 +216,31 @@ export function encryptBranches(
 ): string {
     const hash = newHash(opts.macOnlyEncrypted)
     const uncommentRe = opts.selection.unencryptedCommentRegex ? compileGoRegex(opts.selection.unencryptedCommentRegex) : undefined
-    const visitor: Visitor = {
-        hash,
-        macOnlyEncrypted: opts.macOnlyEncrypted,
-        decrypting: false,
-        crypt(v, aad, isComment) {
-            const enc = encryptScalar(v, dataKey, aad, nextIv, stash)
-            if (isComment && uncommentRe?.test(enc)) throw new Error(`Encrypted comment ${JSON.stringify(enc)} matches UnencryptedCommentRegex!`)
-            return isComment ? new Comment(enc, (v as Comment).inline) : enc
-        },
-    }
-    const walker = new Walker(opts.selection, visitor)
     try {
-        for (const b of branches) walker.map(b.items, "", false)
+        const leaves = collect(branches, opts.selection)
+        const { values, aads, encrypted } = leaves
+        const idx: number[] = []
+        for (let i = 0; i < values.length; i++) {
+            const v = values[i]
+            const isComment = v instanceof Comment
+            if (!isComment && (encrypted[i] || !opts.macOnlyEncrypted)) hash.update(macBytes(v))
+            if (encrypted[i]) idx.push(i)
+        }
+        const sealed = encryptScalars(
+            idx.map((i) => values[i]),
+            idx.map((i) => aads[i]),
+            dataKey,
+            nextIv,
+            stash,
+        )
+        for (let j = 0; j < idx.length; j++) {
+            const i = idx[j]
+            const v = values[i]
+            if (v instanceof Comment) {
+                if (uncommentRe?.test(sealed[j])) throw new Error(`Encrypted comment ${JSON.stringify(sealed[j])} matches UnencryptedCommentRegex!`)
+                leaves.set(i, new Comment(sealed[j], v.inline))
+            } else leaves.set(i, sealed[j])
+        }
     } catch (e) {
         throw treeError(false, e)
     }
@@ -234,7 +252,7 @@ export function encryptBranches(
  * @param raw - keep `str` plaintexts as bytes (binary store)
  * @param warn - told about comments that stay clear because they do not decrypt (pre-3.0 files)
  * @returns the MAC as upper-case hex
- * @throws KsopsError (DecryptingTree, exit 25) when a value does not decrypt
+ * @throws KsopsError (DecryptingTree, exit 25) when a value does not decrypt (the first one in walk order)
  */
 export function decryptBranches(
     branches: Branches,
@@ -245,30 +263,48 @@ export function decryptBranches(
     warn?: (message: string) => void,
 ): string {
     const hash = newHash(opts.macOnlyEncrypted)
-    const visitor: Visitor = {
-        hash,
-        macOnlyEncrypted: opts.macOnlyEncrypted,
-        decrypting: true,
-        crypt(v, aad, isComment) {
-            if (isComment) {
-                const c = v as Comment
-                try {
-                    const plain = decryptScalar(c.value, dataKey, aad, stash)
-                    return plain instanceof Comment ? new Comment(plain.value, c.inline) : new Comment(String(plain), c.inline)
-                } catch {
-                    warn?.("a comment did not decrypt and stays as it is (possibly an unencrypted comment)")
-                    return c
-                }
-            }
-            if (typeof v !== "string") throw new Error(`Expected encrypted value as string, but got ${describe(v)}`)
-            return decryptScalar(v, dataKey, aad, stash, raw)
-        },
-    }
-    const walker = new Walker(opts.selection, visitor)
+    let leaves: Leaves
     try {
-        for (const b of branches) walker.map(b.items, "", false)
+        leaves = collect(branches, opts.selection)
     } catch (e) {
         throw treeError(true, e)
+    }
+    const { values, aads, encrypted } = leaves
+    const idx: number[] = []
+    const strings: string[] = []
+    for (let i = 0; i < values.length; i++) {
+        if (!encrypted[i]) continue
+        const v = values[i]
+        idx.push(i)
+        strings.push(v instanceof Comment ? v.value : typeof v === "string" ? v : "")
+    }
+    const plains = decryptScalars(
+        strings,
+        idx.map((i) => aads[i]),
+        dataKey,
+        stash,
+        raw,
+    )
+    let j = 0
+    let warned = false
+    for (let i = 0; i < values.length; i++) {
+        const v = values[i]
+        let out: Scalar = v
+        if (encrypted[i]) {
+            const plain = plains[j++]
+            if (v instanceof Comment) {
+                if (plain instanceof Error) {
+                    if (!warned) warn?.("a comment did not decrypt and stays as it is (possibly an unencrypted comment)")
+                    warned = true
+                } else out = new Comment(plain instanceof Comment ? plain.value : String(plain), v.inline)
+            } else if (typeof v !== "string") {
+                throw treeError(true, new Error(`Expected encrypted value as string, but got ${describe(v)}`))
+            } else if (plain instanceof Error) {
+                throw treeError(true, plain)
+            } else out = plain
+            leaves.set(i, out)
+        }
+        if (!(out instanceof Comment) && (encrypted[i] || !opts.macOnlyEncrypted)) hash.update(macBytes(out))
     }
     return hash.digest("hex").toUpperCase()
 }
