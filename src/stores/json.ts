@@ -417,7 +417,9 @@ export function formatJsonFloat(v: number): string {
 
 /** Pretty printer equivalent to sops' compact encoding followed by Go `json.Indent`. */
 class JsonWriter {
+    /** Pending text; encoded into {@link chunks} every few KiB so the rope never grows large (less GC work). */
     private out = ""
+    private readonly chunks: Uint8Array[] = []
     private readonly unit: string
     private readonly newlines: string[] = []
 
@@ -445,6 +447,7 @@ class JsonWriter {
             const nl = this.newline(depth + 1)
             for (const element of value) {
                 if (element instanceof Comment) continue
+                if (this.out.length > 16384) this.flush()
                 this.out += first ? `[${nl}` : `,${nl}`
                 first = false
                 this.write(element, depth + 1)
@@ -469,6 +472,7 @@ class JsonWriter {
     }
 
     private writeItems(items: readonly TreeItem[], depth: number): void {
+        if (this.out.length > 16384) this.flush()
         let first = true
         const nl = this.newline(depth + 1)
         for (const item of items) {
@@ -480,8 +484,25 @@ class JsonWriter {
         this.out += first ? "{}" : `${this.newline(depth)}}`
     }
 
-    text(): string {
-        return this.out
+    private flush(): void {
+        if (this.out.length > 0) this.chunks.push(encodeUtf8(this.out))
+        this.out = ""
+    }
+
+    /** The output as UTF-8, with `suffix` appended. */
+    bytes(suffix = ""): Uint8Array {
+        this.out += suffix
+        this.flush()
+        if (this.chunks.length === 1) return this.chunks[0]
+        let size = 0
+        for (const chunk of this.chunks) size += chunk.length
+        const result = new Uint8Array(size)
+        let offset = 0
+        for (const chunk of this.chunks) {
+            result.set(chunk, offset)
+            offset += chunk.length
+        }
+        return result
     }
 }
 
@@ -492,9 +513,14 @@ class JsonWriter {
  * @throws KsopsError (error-dumping-tree) for NaN/±Inf floats or indent < -1
  */
 export function formatJson(value: TreeValue, indent = -1): string {
+    return decodeUtf8(encodeJson(value, indent))
+}
+
+/** {@link formatJson} straight to UTF-8 bytes, with `suffix` appended. */
+export function encodeJson(value: TreeValue, indent = -1, suffix = ""): Uint8Array {
     const writer = new JsonWriter(indent)
     writer.write(value, 0)
-    return writer.text()
+    return writer.bytes(suffix)
 }
 
 /** Reject a data key that collides with the metadata key (sops `SerializeMetadata`). */
@@ -560,7 +586,7 @@ export class JsonStore implements Store {
     emitPlain(branches: Branches): Uint8Array {
         const first = branches[0]
         if (first === undefined) throw emitError("there must be at least one document to emit")
-        return encodeUtf8(`${formatJson(first, this.indent)}\n`)
+        return encodeJson(first, this.indent, "\n")
     }
 
     emitEncrypted(branches: Branches, metadata: Branch): Uint8Array {
@@ -575,7 +601,7 @@ export class JsonStore implements Store {
         if (typeof value === "string") return encodeUtf8(value)
         if (value instanceof Uint8Array) return value
         if (value instanceof Branch) return this.emitPlain([value])
-        return encodeUtf8(formatJson(value, this.indent))
+        return encodeJson(value, this.indent)
     }
 
     hasMetadataKey(branches: Branches): boolean {
