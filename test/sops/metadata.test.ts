@@ -2,7 +2,7 @@ import fc from "fast-check"
 import { describe, expect, it } from "vitest"
 import { KsopsError } from "../../src/errors.js"
 import { metadataFromTree, metadataToTree } from "../../src/sops/metadata.js"
-import { Branch, branchOf, SopsTime, type TreeValue } from "../../src/sops/tree.js"
+import { type Branch, branchOf, SopsTime, type TreeValue } from "../../src/sops/tree.js"
 
 const AGE = "age1nk4cruyky3f4gnmey70r5n36nwqwgd9m2k6vp6qpp4aymv386u4qzccp8u"
 
