@@ -50,15 +50,17 @@ export interface Decrypted {
     stash: IvStash | undefined
 }
 
-/** A pool of fresh 32-byte IVs (one random call per 256 values). */
+/** A pool of fresh 32-byte IVs: one random call for many values, growing with the document (small files stay cheap). */
 function ivSource(entropy: Entropy): IvSource {
     let pool: Buffer = Buffer.alloc(0)
     let offset = 0
+    let size = 8
     return () => {
         if (offset + 32 > pool.length) {
-            const bytes = entropy.randomBytes(32 * 256)
+            const bytes = entropy.randomBytes(32 * size)
             pool = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
             offset = 0
+            size = Math.min(size * 4, 4096)
         }
         const iv = pool.subarray(offset, offset + 32)
         offset += 32
