@@ -11,7 +11,6 @@ import {
     createPrivateKey,
     createPublicKey,
     diffieHellman,
-    generateKeyPairSync,
     hkdfSync,
     randomBytes,
     scryptSync,
@@ -170,10 +169,23 @@ export function x25519PrivateKey(scalar: Uint8Array): KeyObject {
     return createPrivateKey({ key: Buffer.concat([PKCS8_X25519, scalar]), format: "der", type: "pkcs8" })
 }
 
-/** An X25519 public KeyObject from 32 raw bytes. */
+const publicKeys = new Map<string, KeyObject>()
+
+/** An X25519 public KeyObject from 32 raw bytes (cached: a bulk run wraps for the same recipients again and again). */
 export function x25519PublicKey(point: Uint8Array): KeyObject {
-    return createPublicKey({ key: Buffer.concat([SPKI_X25519, point]), format: "der", type: "spki" })
+    const id = Buffer.from(point).toString("hex")
+    let key = publicKeys.get(id)
+    if (!key) {
+        key = createPublicKey({ key: Buffer.concat([SPKI_X25519, point]), format: "der", type: "spki" })
+        if (publicKeys.size > 256) publicKeys.clear()
+        publicKeys.set(id, key)
+    }
+    return key
 }
+
+/** The X25519 base point (u = 9). */
+const BASE_POINT = new Uint8Array(32)
+BASE_POINT[0] = 9
 
 /** Raw 32 public bytes of an X25519 KeyObject (private or public). */
 export function x25519RawPublic(key: KeyObject): Uint8Array {
@@ -196,8 +208,10 @@ export function x25519(priv: KeyObject, point: Uint8Array): Uint8Array {
 
 /** A fresh ephemeral X25519 key pair: the private KeyObject and the raw public share. */
 export function x25519Ephemeral(): { priv: KeyObject; share: Uint8Array } {
-    const { privateKey } = generateKeyPairSync("x25519")
-    return { priv: privateKey, share: x25519RawPublic(privateKey) }
+    const scalar = randomBytes(32)
+    const priv = x25519PrivateKey(scalar)
+    scalar.fill(0)
+    return { priv, share: new Uint8Array(diffieHellman({ privateKey: priv, publicKey: x25519PublicKey(BASE_POINT) })) }
 }
 
 /** Wrap a 16-byte file key under a 32-byte key with ChaCha20-Poly1305 and the zero nonce. */
