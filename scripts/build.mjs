@@ -2,7 +2,7 @@
 // Build: tsc (dist/src, dist/plugins), the fast-path bundle (dist/fast), and oclif.manifest.json (committed).
 // Usage: node scripts/build.mjs [--no-manifest] [--no-bundle]
 import { execFileSync } from "node:child_process"
-import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs"
+import { existsSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs"
 import path from "node:path"
 import { fileURLToPath } from "node:url"
 
@@ -27,7 +27,17 @@ const step = (label, fn) => {
     process.stderr.write(`build: ${label} (${Math.round(performance.now() - start)} ms)\n`)
 }
 
-step("clean dist", () => rmSync(path.join(root, "dist"), { recursive: true, force: true }))
+// Prune compiled files whose source is gone instead of deleting dist/ (other processes may be running the CLI).
+step("prune dist", () => {
+    for (const top of ["src", "plugins"]) {
+        const out = path.join(root, "dist", top)
+        if (!existsSync(out)) continue
+        for (const rel of readdirSync(out, { recursive: true })) {
+            const m = /^(.*)\.(js|d\.ts)$/.exec(String(rel))
+            if (m && !existsSync(path.join(root, top, `${m[1]}.ts`))) rmSync(path.join(out, String(rel)))
+        }
+    }
+})
 step("tsc -p tsconfig.build.json", () => {
     try {
         run(bin("tsc"), ["-p", "tsconfig.build.json"])
@@ -41,6 +51,7 @@ step("tsc -p tsconfig.build.json", () => {
 const fastDir = path.join(root, "dist", "fast")
 if (args.has("--no-bundle")) {
     step("fast path (unbundled)", () => {
+        rmSync(fastDir, { recursive: true, force: true })
         execFileSync("mkdir", ["-p", fastDir])
         writeFileSync(path.join(fastDir, "main.js"), 'export * from "../src/cli/main.js"\n')
     })
@@ -60,9 +71,14 @@ if (args.has("--no-bundle")) {
             "--external:@oclif/core",
             "--banner:js=import{createRequire as __ksCreateRequire}from\"node:module\";const require=__ksCreateRequire(import.meta.url);",
             "--chunk-names=chunks/[name]-[hash]",
-            `--outdir=${fastDir}`,
+            `--outdir=${fastDir}-next`,
             "--log-level=warning",
         ])
+        // Swap in the new bundle in one rename so a running CLI never sees a half-written folder.
+        rmSync(`${fastDir}-old`, { recursive: true, force: true })
+        if (existsSync(fastDir)) renameSync(fastDir, `${fastDir}-old`)
+        renameSync(`${fastDir}-next`, fastDir)
+        rmSync(`${fastDir}-old`, { recursive: true, force: true })
     })
 }
 

@@ -132,7 +132,10 @@ export const edit: CommandSpec = {
         "Decrypts FILE into a private temp file (0600 in a 0700 folder), opens $SOPS_EDITOR or $EDITOR (else vim, nano or vi), and when you changed it, re-encrypts it with the same data key (unchanged values keep their ciphertext) and writes it in place. Exits 200 when nothing changed. A new FILE starts from an example and is encrypted for the matching creation rule or the given keys. The temp file is removed on every exit path.",
     examples: [
         { description: "Edit a secret", command: "kubectl sops edit secret.yaml" },
-        { description: "Edit with a specific editor", command: "EDITOR='code --wait' kubectl sops edit secret.yaml" },
+        {
+            description: "Change the user from admin to root with a script as the editor (the file name is appended)",
+            command: "SOPS_EDITOR='sed -i s/YWRtaW4=/cm9vdA==/' kubectl sops edit secret.yaml",
+        },
     ],
     flags: { ...configFlags, ...formatFlags, ...decryptionFlags, ...keyFlags, ...selectionFlags },
     args: [{ name: "file", summary: "File to edit (created when missing)" }],

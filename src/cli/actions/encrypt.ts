@@ -22,7 +22,7 @@ export const encrypt: CommandSpec = {
     description:
         "Encrypts a YAML, JSON, dotenv, INI or binary file for the keys of the matching .sops.yaml creation rule, or for the keys given with --age/--pgp/… (then the config's keys are ignored). Prints the result unless --in-place or --output is given. Reads stdin when no file is given (then --filename-override picks the format and the rule). With several files or folders (files matching a creation rule), encrypts each in place and skips files that are already encrypted.",
     examples: [
-        { description: "Encrypt a Secret for an age recipient and print it", command: "kubectl sops encrypt --age age1… --encrypted-regex '^(data|stringData)$' secret.yaml" },
+        { description: "Encrypt a Secret for an age recipient and print it", command: "kubectl sops encrypt --age age1nk4cruyky3f4gnmey70r5n36nwqwgd9m2k6vp6qpp4aymv386u4qzccp8u --encrypted-regex '^(data|stringData)$' secret.yaml" },
         { description: "Encrypt in place with the keys of .sops.yaml", command: "kubectl sops encrypt -i secret.yaml" },
         { description: "Encrypt stdin", command: "cat secret.yaml | kubectl sops encrypt --filename-override secret.yaml > secret.enc.yaml" },
         { description: "Encrypt every plaintext file under clusters/ that matches a creation rule", command: "kubectl sops encrypt -i clusters/" },

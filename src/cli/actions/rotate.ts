@@ -55,8 +55,8 @@ export const rotate: CommandSpec = {
         "Decrypts the file, makes a new data key, re-encrypts every value and wraps the new key for the file's master keys. --add-age/--add-pgp/… add keys to the first key group, --rm-age/--rm-pgp/… remove them from every group. Prints the result unless --in-place or --output is given. With several files or folders (files matching a creation rule), rotates each in place.",
     examples: [
         { description: "Rotate in place", command: "kubectl sops rotate -i secret.yaml" },
-        { description: "Add an age recipient and rotate", command: "kubectl sops rotate -i --add-age age1… secret.yaml" },
-        { description: "Remove a PGP key and rotate every file under clusters/", command: "kubectl sops rotate -i --rm-pgp FINGERPRINT clusters/" },
+        { description: "Add an age recipient and rotate", command: "kubectl sops rotate -i --add-age age12e6gt43wx2u0ytxk4ljxdt0lh7345t5xapjzyh4tlar3dq0a9v0q5nhsvp secret.yaml" },
+        { description: "Remove an age recipient and rotate every file under clusters/", command: "kubectl sops rotate -i --rm-age age12e6gt43wx2u0ytxk4ljxdt0lh7345t5xapjzyh4tlar3dq0a9v0q5nhsvp clusters/" },
     ],
     flags: { ...configFlags, ...formatFlags, ...outputFlags, ...decryptionFlags, ...changeFlags("add-", "Add"), ...changeFlags("rm-", "Remove") },
     args: [{ name: "file", summary: "File to rotate; several files or folders with -i", required: true }],
