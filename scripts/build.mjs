@@ -65,8 +65,7 @@ if (args.has("--no-bundle")) {
             "--format=esm",
             "--platform=node",
             "--target=node20",
-            "--minify-syntax",
-            "--minify-whitespace",
+            "--minify",
             "--legal-comments=linked",
             "--external:@oclif/core",
             "--banner:js=import{createRequire as __ksCreateRequire}from\"node:module\";const require=__ksCreateRequire(import.meta.url);",
@@ -84,7 +83,12 @@ if (args.has("--no-bundle")) {
 
 if (!args.has("--no-manifest")) {
     step("oclif manifest", () => {
-        execFileSync(bin("oclif"), ["manifest"], { cwd: root, stdio: ["ignore", "ignore", "inherit"] })
+        // oclif's update notice on a non-TTY stderr ends up in the manifest path; switch the check off.
+        execFileSync(bin("oclif"), ["manifest"], {
+            cwd: root,
+            stdio: ["ignore", "ignore", "inherit"],
+            env: { ...process.env, OCLIF_SKIP_NEW_VERSION_CHECK: "true" },
+        })
         // Stable formatting so the committed file diffs cleanly.
         const file = path.join(root, "oclif.manifest.json")
         if (existsSync(file)) writeFileSync(file, `${JSON.stringify(JSON.parse(readFileSync(file, "utf8")), null, 2)}\n`)

@@ -15,10 +15,11 @@ import type { KeyEntry, KeyService } from "../sops/keys.js"
 import { type Metadata, metadataFromTree, metadataToTree, type Selection } from "../sops/metadata.js"
 import type { Branches } from "../sops/tree.js"
 import { selectionCount } from "../sops/walk.js"
-import { formatFromPath, storeFor } from "../stores/index.js"
+import { formatFromPath } from "../stores/index.js"
 import type { EncryptedFile, Format, Store, StoreOptions } from "../stores/store.js"
 import { KEY_FLAG_TYPES, type keyFlags } from "./flags.js"
 import { readInput, writeFileAtomic, writeStream } from "./io.js"
+import { loadStore } from "./stores.js"
 import type { CommandIo, ParsedFlags } from "./spec.js"
 
 /** sops' message when asked to encrypt a file that already has metadata (exit 203). */
@@ -87,7 +88,7 @@ export interface Resolved {
 }
 
 /** Pick the input/output formats and stores and find the `.sops.yaml` for a file. */
-export function resolveFile(rt: Runtime, opts: FileOptions): Resolved {
+export async function resolveFile(rt: Runtime, opts: FileOptions): Promise<Resolved> {
     const inFormat = opts.inputType ?? (opts.name === undefined ? "yaml" : formatFromPath(opts.name))
     const outFormat = opts.outputType ?? (opts.inputType ?? (opts.name === undefined ? "yaml" : formatFromPath(opts.name)))
     const config = findConfig(opts.name, { cwd: rt.io.cwd, ...(opts.config === undefined ? {} : { explicit: opts.config }) })
@@ -97,7 +98,9 @@ export function resolveFile(rt: Runtime, opts: FileOptions): Resolved {
         storeOptions.jsonIndent = opts.indent
         storeOptions.binaryIndent = opts.indent
     }
-    return { input: storeFor(inFormat, storeOptions), output: storeFor(outFormat, storeOptions), config }
+    const input = await loadStore(inFormat, storeOptions)
+    const output = outFormat === inFormat ? input : await loadStore(outFormat, storeOptions)
+    return { input, output, config }
 }
 
 /** Attach the file name to format errors thrown by a store. */
@@ -139,7 +142,7 @@ const SELECTION_FLAGS: readonly [string, keyof Selection][] = [
  * @throws KsopsError FileAlreadyEncrypted (203) when the input already has metadata
  */
 export async function encryptBytes(rt: Runtime, input: Uint8Array, file: string | undefined, opts: EncryptOptions): Promise<Uint8Array> {
-    const r = resolveFile(rt, opts)
+    const r = await resolveFile(rt, opts)
     const branches = inFile(file, () => r.input.loadPlain(input))
     if (r.input.hasMetadataKey(branches)) throw new KsopsError(ErrorKind.FileAlreadyEncrypted, ALREADY_ENCRYPTED_MESSAGE)
     const rule = opts.name === undefined ? undefined : await creationRuleFor(r.config, opts.name, rt.io.cwd)
@@ -200,14 +203,19 @@ export interface DecryptOptions extends FileOptions {
 }
 
 /** Load an encrypted file (metadata split off), without decrypting. */
-export function loadEncrypted(rt: Runtime, input: Uint8Array, file: string | undefined, opts: FileOptions): { resolved: Resolved; file: EncryptedFile } {
-    const resolved = resolveFile(rt, opts)
+export async function loadEncrypted(
+    rt: Runtime,
+    input: Uint8Array,
+    file: string | undefined,
+    opts: FileOptions,
+): Promise<{ resolved: Resolved; file: EncryptedFile }> {
+    const resolved = await resolveFile(rt, opts)
     return { resolved, file: inFile(file, () => resolved.input.loadEncrypted(input)) }
 }
 
 /** Load and decrypt an encrypted file's bytes (data key recovered, MAC checked unless `ignoreMac`). */
 export async function loadDecrypted(rt: Runtime, input: Uint8Array, file: string | undefined, opts: DecryptOptions): Promise<DecryptedFile> {
-    const { resolved, file: loaded } = loadEncrypted(rt, input, file, opts)
+    const { resolved, file: loaded } = await loadEncrypted(rt, input, file, opts)
     const metadata = inFile(file, () => metadataFromTree(loaded.metadata))
     const order = opts.decryptionOrder
         ?.split(",")

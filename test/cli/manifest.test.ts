@@ -11,7 +11,11 @@ describe("oclif.manifest.json", () => {
         mkdirSync(path.join(dir, "dist"))
         cpSync(path.join(repoRoot, "dist", "src"), path.join(dir, "dist", "src"), { recursive: true })
         symlinkSync(path.join(repoRoot, "node_modules"), path.join(dir, "node_modules"))
-        execFileSync(path.join(repoRoot, "node_modules", ".bin", "oclif"), ["manifest"], { cwd: dir, stdio: ["ignore", "ignore", "pipe"] })
+        execFileSync(path.join(repoRoot, "node_modules", ".bin", "oclif"), ["manifest"], {
+            cwd: dir,
+            stdio: ["ignore", "ignore", "pipe"],
+            env: { ...process.env, OCLIF_SKIP_NEW_VERSION_CHECK: "true" },
+        })
         const fresh = JSON.parse(readFileSync(path.join(dir, "oclif.manifest.json"), "utf8"))
         const committed = JSON.parse(readFileSync(path.join(repoRoot, "oclif.manifest.json"), "utf8"))
         expect(committed).toEqual(fresh)

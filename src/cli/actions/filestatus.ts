@@ -28,7 +28,7 @@ export const filestatus: CommandSpec = {
         const status = async (file: string): Promise<boolean> => {
             const input = await readInput(file, io.stdin)
             try {
-                const { file: loaded } = loadEncrypted(rt, input, file, fileOptions(parsed.flags, file))
+                const { file: loaded } = await loadEncrypted(rt, input, file, fileOptions(parsed.flags, file))
                 const version = loaded.metadata.get("version")
                 const mac = loaded.metadata.get("mac")
                 return typeof version === "string" && version !== "" && typeof mac === "string" && mac !== ""

@@ -3,17 +3,17 @@ import { ErrorKind, KsopsError, UsageError } from "../../errors.js"
 import { reencryptDocument } from "../../sops/document.js"
 import type { TreeValue } from "../../sops/tree.js"
 import { parseTreePath, setPath, unsetPath } from "../../sops/tree-path.js"
-import { storeFor } from "../../stores/index.js"
 import { createRuntime, type DecryptedFile, emitEncrypted, fileOptions, loadDecrypted, requireExisting, type Runtime } from "../file-ops.js"
 import { configFlags, decryptionFlags, formatFlags } from "../flags.js"
 import { readInput, writeFileAtomic } from "../io.js"
+import { loadStore } from "../stores.js"
 import type { CommandSpec, ParsedFlags } from "../spec.js"
 
 /**
  * A JSON value as sops inserts it: scalars as they are (numbers as floats), objects through the JSON store.
  * @throws KsopsError (exit 1) when the text is not JSON
  */
-export function jsonToTreeValue(text: string): TreeValue {
+export async function jsonToTreeValue(text: string): Promise<TreeValue> {
     let parsed: unknown
     try {
         parsed = JSON.parse(text)
@@ -23,7 +23,7 @@ export function jsonToTreeValue(text: string): TreeValue {
         })
     }
     if (parsed !== null && typeof parsed === "object") {
-        const branches = storeFor("json").loadPlain(new TextEncoder().encode(text))
+        const branches = (await loadStore("json")).loadPlain(new TextEncoder().encode(text))
         return branches[0]
     }
     return parsed as string | number | boolean | null
@@ -94,7 +94,7 @@ export const set: CommandSpec = {
         if (fromStdin) text = new TextDecoder().decode(await readInput(undefined, io.stdin))
         else if (fromFile) text = new TextDecoder().decode(await readInput(valueArg))
         else text = valueArg
-        const value = jsonToTreeValue(text)
+        const value = await jsonToTreeValue(text)
         const decrypted = await load(rt, file, parsed.flags)
         const store = decrypted.resolved.output
         const before = parsed.flags.idempotent === true ? store.emitPlain(decrypted.branches) : undefined

@@ -62,7 +62,7 @@ async function updateOne(rt: Runtime, file: string, flags: ParsedFlags): Promise
     logLine(io, `Syncing keys for file ${file}`)
     const input = await readInput(file, io.stdin)
     const opts = fileOptions(flags, file)
-    const { resolved, file: loaded } = loadEncrypted(rt, input, file, opts)
+    const { resolved, file: loaded } = await loadEncrypted(rt, input, file, opts)
     const md = metadataFromTree(loaded.metadata)
     if (resolved.config === undefined) throw new ConfigError("config file not found", { hint: "updatekeys needs a .sops.yaml creation rule for the file" })
     const rule = await creationRuleFor(resolved.config, opts.name ?? file, io.cwd)
