@@ -68,12 +68,11 @@ function stringStyle(s: string): number {
     return canUsePlain(s) ? PLAIN : DOUBLE
 }
 
-interface Analysis {
-    multiline: boolean
-    blockPlain: boolean
-    single: boolean
-    block: boolean
-}
+/** The results of {@link analyze}, as bit flags. */
+const A_MULTILINE = 1
+const A_BLOCK_PLAIN = 2
+const A_SINGLE = 4
+const A_BLOCK = 8
 
 function isBreakCode(c: number): boolean {
     return c === 10 || c === 13 || c === 0x85 || c === 0x2028 || c === 0x2029
@@ -91,12 +90,10 @@ function isPrintable(c: number): boolean {
 
 const SAFE_PLAIN = /^[A-Za-z0-9_/.=+$^()<;~\\][A-Za-z0-9_/.=+@$%^&()<>;~\\[\],:!*'"`|{}?-]*$/
 
-function analyze(s: string): Analysis {
-    if (s.length === 0) return { multiline: false, blockPlain: true, single: true, block: false }
+function analyze(s: string): number {
+    if (s.length === 0) return A_BLOCK_PLAIN | A_SINGLE
     // fast path: no spaces, breaks, '#', ': ' or special characters and a harmless first character
-    if (SAFE_PLAIN.test(s) && s.charCodeAt(s.length - 1) !== 58) {
-        return { multiline: false, blockPlain: true, single: true, block: true }
-    }
+    if (SAFE_PLAIN.test(s) && s.charCodeAt(s.length - 1) !== 58) return A_BLOCK_PLAIN | A_SINGLE | A_BLOCK
     let blockIndicators = false
     let lineBreaks = false
     let special = false
@@ -188,7 +185,7 @@ function analyze(s: string): Analysis {
     if (spaceBreak || special) block = false
     if (lineBreaks) blockPlain = false
     if (blockIndicators) blockPlain = false
-    return { multiline: lineBreaks, blockPlain, single, block }
+    return (lineBreaks ? A_MULTILINE : 0) | (blockPlain ? A_BLOCK_PLAIN : 0) | (single ? A_SINGLE : 0) | (block ? A_BLOCK : 0)
 }
 
 /** One item of a sops branch after comment attachment (yaml.v3 node comments). */
@@ -222,14 +219,28 @@ function appendComment(existing: string, list: string[]): string {
     return existing.length > 0 ? `${existing}\n${c}` : c
 }
 
-/** A branch converted the way sops' appendTreeBranch does. */
+/**
+ * A branch converted the way sops' appendTreeBranch does. A branch without comments keeps its items as they are
+ * (`entries` undefined): every entry then has empty comments.
+ */
 interface MapNode {
     head: string
-    entries: MapEntry[]
+    entries: MapEntry[] | undefined
+    items: Branch["items"]
+    count: number
     lastFoot: string
 }
 
 function mapNode(branch: Branch): MapNode {
+    const items = branch.items
+    let plain = true
+    for (let i = 0; i < items.length; i++) {
+        if (items[i].key instanceof Comment) {
+            plain = false
+            break
+        }
+    }
+    if (plain) return { head: "", entries: undefined, items, count: items.length, lastFoot: "" }
     let heads: string[] = []
     let inlines: string[] = []
     let beginning = true
@@ -259,7 +270,7 @@ function mapNode(branch: Branch): MapNode {
         if (beginning) head = prependHead(head, rest)
         else lastFoot = joinComments(rest)
     }
-    return { head, entries, lastFoot }
+    return { head, entries, items, count: entries.length, lastFoot }
 }
 
 interface SeqNode {
@@ -355,7 +366,7 @@ class Writer {
         const ind = Math.max(this.indent , 0)
         if (!this.indention || this.column > ind || (this.column === ind && !this.whitespace)) this.putBreak()
         if (this.footIndent === ind) this.putBreak()
-        if (this.column < ind) this.put(" ".repeat(ind - this.column))
+        if (this.column < ind) this.put(spaces(ind - this.column))
         this.whitespace = true
         this.footIndent = -1
     }
@@ -475,7 +486,7 @@ class Writer {
         } else {
             this.load(head, line, foot, "")
             if (root) this.processHead()
-            this.scalar(scalarRep(v), ctx)
+            this.scalarValue(v, ctx)
             if (ctx !== CTX_KEY) {
                 this.processLine()
                 this.processFoot()
@@ -488,7 +499,7 @@ class Writer {
         if (!loaded) this.load(head, "", "", "")
         if (root) this.processHead()
         const inSeq = ctx === CTX_SEQ
-        if (m.entries.length === 0) {
+        if (m.count === 0) {
             this.indicator("{", true, true, false)
             this.increaseIndent(true, inSeq)
             this.processLine()
@@ -505,35 +516,44 @@ class Writer {
         // post-processing of the MAPPING-START event by the parent's state
         this.processLine()
         this.processFoot()
-        let first = true
-        for (const e of m.entries) {
-            this.load(e.keyHead, "", "", "")
-            if (first) {
-                this.increaseIndent(false, inSeq)
-                first = false
+        const entries = m.entries
+        const n = m.count
+        for (let i = 0; i < n; i++) {
+            let key: string
+            let v: TreeValue
+            let valueLine = ""
+            if (entries === undefined) {
+                const item = m.items[i]
+                key = item.key as string
+                v = item.value
+            } else {
+                const e = entries[i]
+                key = e.key
+                v = e.value
+                valueLine = e.valueLine
+                this.load(e.keyHead, "", "", "")
             }
+            if (i === 0) this.increaseIndent(false, inSeq)
             this.processHead()
             this.writeIndent()
             if (this.line.length > 0) {
                 this.keyLine = this.line
                 this.line = ""
             }
-            const key = scalarRep(e.key)
-            const simple = isSimpleKey(key.text)
-            if (simple) {
-                this.scalar(key, CTX_KEY)
+            const keyStyle = stringStyle(key)
+            if (isSimpleKey(key)) {
+                this.scalar(key, keyStyle, "", CTX_KEY)
                 this.indicator(":", false, false, false)
             } else {
                 this.indicator("?", true, false, true)
-                this.scalar(key, CTX_VALUE)
+                this.scalar(key, keyStyle, "", CTX_VALUE)
                 this.writeIndent()
                 this.indicator(":", true, false, true)
             }
-            const v = e.value
             const isScalar = !(v instanceof Branch) && !Array.isArray(v)
             if (this.keyLine.length > 0) {
                 if (isScalar) {
-                    if (this.line.length === 0 && e.valueLine.length === 0) {
+                    if (this.line.length === 0 && valueLine.length === 0) {
                         this.line = this.keyLine
                         this.keyLine = ""
                     }
@@ -545,13 +565,18 @@ class Writer {
                     this.line = saved
                 }
             }
-            if (isScalar) this.node(v, CTX_VALUE, "", e.valueLine, "")
-            else if (v instanceof Branch) {
+            if (isScalar) {
+                // node(): a scalar value in a mapping
+                this.load("", valueLine, "", "")
+                this.scalarValue(v, CTX_VALUE)
+                this.processLine()
+                this.processFoot()
+            } else if (v instanceof Branch) {
                 const m2 = mapNode(v)
-                this.mapping(m2, CTX_VALUE, m2.head, e.valueLine, "", false)
+                this.mapping(m2, CTX_VALUE, m2.head, valueLine, "", false)
             } else {
                 const s2 = seqNode(v as TreeValue[])
-                this.sequence(s2, CTX_VALUE, s2.head, e.valueLine, "", false)
+                this.sequence(s2, CTX_VALUE, s2.head, valueLine, "", false)
             }
         }
         // mapping end event
@@ -603,7 +628,7 @@ class Writer {
                 this.processHead()
                 this.writeIndent()
                 this.indicator("-", true, false, true)
-                this.scalar(scalarRep(v), CTX_SEQ)
+                this.scalarValue(v, CTX_SEQ)
                 this.processLine()
                 this.processFoot()
             }
@@ -612,19 +637,28 @@ class Writer {
         this.popIndent()
     }
 
-    private scalar(rep: ScalarRep, ctx: number): void {
-        const text = rep.text
+    /** A scalar value in its yaml.v3 representation. */
+    private scalarValue(v: TreeValue, ctx: number): void {
+        if (typeof v === "string") this.scalar(v, stringStyle(v), "", ctx)
+        else {
+            const rep = scalarRep(v)
+            this.scalar(rep.text, rep.style, rep.tag, ctx)
+        }
+    }
+
+    /** A scalar: its text, requested style and explicit tag (or ""). */
+    private scalar(text: string, requested: number, tag: string, ctx: number): void {
         const a = analyze(text)
         const simpleKey = ctx === CTX_KEY
-        let style = rep.style
-        if (simpleKey && a.multiline) style = DOUBLE
+        let style = requested
+        if (simpleKey && (a & A_MULTILINE) !== 0) style = DOUBLE
         if (style === PLAIN) {
-            if (!a.blockPlain) style = SINGLE
+            if ((a & A_BLOCK_PLAIN) === 0) style = SINGLE
             if (text.length === 0 && simpleKey) style = SINGLE
         }
-        if (style === SINGLE && !a.single) style = DOUBLE
-        if (style === LITERAL && (!a.block || simpleKey)) style = DOUBLE
-        if (rep.tag.length > 0) this.indicator(rep.tag, true, false, false)
+        if (style === SINGLE && (a & A_SINGLE) === 0) style = DOUBLE
+        if (style === LITERAL && ((a & A_BLOCK) === 0 || simpleKey)) style = DOUBLE
+        if (tag.length > 0) this.indicator(tag, true, false, false)
         this.increaseIndent(true, ctx === CTX_SEQ)
         switch (style) {
             case PLAIN:
@@ -738,6 +772,14 @@ class Writer {
             this.indention = false
         }
     }
+}
+
+const SPACES: string[] = []
+for (let i = 0; i <= 64; i++) SPACES.push(" ".repeat(i))
+
+/** `n` spaces. */
+function spaces(n: number): string {
+    return n < SPACES.length ? SPACES[n] : " ".repeat(n)
 }
 
 function escapeChar(c: number): string {

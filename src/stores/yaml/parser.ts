@@ -7,10 +7,19 @@
  * content) stay in the deepest such container. A comment after a scalar value on the same line is an inline comment
  * placed before its entry.
  */
-import { isUtf8 } from "node:buffer"
+import { isAscii, isUtf8 } from "node:buffer"
 import { FormatError } from "../../errors.js"
 import { Branch, Comment, SopsTime, type TreeItem, type TreeValue } from "../../sops/tree.js"
-import { resolvePlain } from "./resolve.js"
+import { mayResolve, resolvePlain } from "./resolve.js"
+
+/** Node properties (anchor and tag). */
+type Props = { readonly anchor?: string; readonly tag?: string }
+
+/** {@link YamlParser.fastPlainValue}'s "use the general path". */
+const NOT_FAST: unique symbol = Symbol("not fast")
+
+/** The properties of a node without any (shared, never changed). */
+const NO_PROPS: Props = Object.freeze({})
 
 interface PendingComment {
     text: string
@@ -32,6 +41,12 @@ function isEolOrWs(c: number): boolean {
 
 const FLOW_INDICATORS = ",[]{}"
 
+/** Options of {@link YamlParser}. */
+export interface YamlParserOptions {
+    /** Use the fast path for `key: plain scalar` lines (default true; false is for differential tests). */
+    fastPaths?: boolean
+}
+
 /** Parse a YAML stream into one branch per document. */
 export class YamlParser {
     private readonly src: string
@@ -41,10 +56,27 @@ export class YamlParser {
     private pending: PendingComment[] = []
     private anchors = new Map<string, TreeValue>()
     private docIndex = 0
+    /** The key read by the last successful {@link tryKey}, and where it started. */
+    private keyValue: TreeValue = null
+    private keyPos = 0
+    /** The comments found by the last {@link parseMappingValue}/{@link parseInlineValue}. */
+    private valueInline: string | undefined
+    private valueKeyComment: string | undefined
+    /** The comment after the last {@link parseScalarToken}'s scalar. */
+    private scalarComment: string | undefined
 
-    constructor(input: Uint8Array) {
-        if (!isUtf8(input)) throw new FormatError("yaml: invalid leading UTF-8 octet", { line: 1, column: 1 })
-        let text = Buffer.from(input.buffer, input.byteOffset, input.length).toString("utf8")
+    private readonly fastPaths: boolean
+
+    constructor(input: Uint8Array, options: YamlParserOptions = {}) {
+        this.fastPaths = options.fastPaths ?? true
+        const buf = Buffer.from(input.buffer, input.byteOffset, input.length)
+        let text: string
+        // ASCII (the common case, and every encrypted file's bulk) needs neither validation nor decoding
+        if (isAscii(buf)) text = buf.toString("latin1")
+        else {
+            if (!isUtf8(input)) throw new FormatError("yaml: invalid leading UTF-8 octet", { line: 1, column: 1 })
+            text = buf.toString("utf8")
+        }
         if (text.charCodeAt(0) === 0xfeff) text = text.slice(1)
         if (text.includes("\r")) text = text.replace(/\r\n?/g, "\n")
         this.src = text
@@ -71,6 +103,20 @@ export class YamlParser {
             line,
             column: pos - start + 1,
         })
+    }
+
+    /** Plain scalar → typed value; errors are reported at `pos`. */
+    private plainValue(text: string, pos: number): TreeValue {
+        if (!mayResolve(text)) return text
+        const r = resolvePlain(text)
+        switch (r.kind) {
+            case "uint":
+                return this.fail(`sops cannot handle the integer ${text}: it does not fit a signed 64-bit integer (uint64)`, pos)
+            case "merge":
+                return "<<"
+            default:
+                return r.value
+        }
     }
 
     private code(i = this.pos): number {
@@ -278,6 +324,14 @@ export class YamlParser {
                     v = this.parseBlockNode(ncol, parentIndent, true)
                 return this.finishProps(v, props, false)
             }
+            // properties in front of a mapping's first key on the same line belong to the key
+            const save = this.pos
+            if (c !== 42 && c !== 91 && c !== 123 && !this.isSeqEntry() && this.tryKey()) {
+                const key = props.tag !== undefined ? this.applyTag(this.keyValue, props.tag) : this.keyValue
+                if (props.anchor !== undefined) this.anchors.set(props.anchor, key)
+                return this.parseBlockMapping(col, key, parentIndent, save)
+            }
+            this.pos = save
             const ncol = this.pos - this.lineStart
             const v = this.parseBlockNode(ncol, parentIndent, false)
             return this.finishProps(v, props, true)
@@ -294,8 +348,7 @@ export class YamlParser {
         // a key?
         void lineStartNode
         const save = this.pos
-        const key = this.tryKey()
-        if (key !== undefined) return this.parseBlockMapping(col, key.value, parentIndent, key.pos)
+        if (this.tryKey()) return this.parseBlockMapping(col, this.keyValue, parentIndent, this.keyPos)
         this.pos = save
         return this.parseBlockScalarValue(parentIndent, undefined)
     }
@@ -304,7 +357,9 @@ export class YamlParser {
         return this.code() === 45 && isEolOrWs(this.code(this.pos + 1))
     }
 
-    private parseProperties(): { anchor?: string; tag?: string } {
+    private parseProperties(): Props {
+        const c0 = this.code()
+        if (c0 !== 38 && c0 !== 33) return NO_PROPS
         const out: { anchor?: string; tag?: string } = {}
         for (;;) {
             const c = this.code()
@@ -327,7 +382,7 @@ export class YamlParser {
         }
     }
 
-    private finishProps(v: TreeValue, props: { anchor?: string; tag?: string }, _sameLine: boolean): TreeValue {
+    private finishProps(v: TreeValue, props: Props, _sameLine: boolean): TreeValue {
         let value = v
         if (props.tag !== undefined) value = this.applyTag(value, props.tag)
         if (props.anchor !== undefined) this.anchors.set(props.anchor, value)
@@ -336,8 +391,8 @@ export class YamlParser {
 
     /** The value as yaml.v3 decodes it with an explicit tag. */
     private applyTag(v: TreeValue, tag: string, raw?: string): TreeValue {
-        const t = tag === "!!binary" || tag === "!<tag:yaml.org,2002:binary>" ? "binary" : tag
-        if (t === "binary") {
+        const t = shortTag(tag)
+        if (t === "!!binary") {
             const s = typeof v === "string" ? v : (raw ?? "")
             const bytes = Buffer.from(s.replace(/\s+/g, ""), "base64")
             try {
@@ -350,7 +405,28 @@ export class YamlParser {
             if (raw !== undefined) return raw
             return stringForm(v)
         }
+        if (RESOLVABLE_TAGS.has(t)) {
+            if (raw !== undefined || typeof v === "string") return this.resolveTagged(raw ?? (v as string), t)
+            if (t === "!!float" && typeof v === "bigint") return Number(v)
+        }
         return v
+    }
+
+    /**
+     * yaml.v3's resolution of a scalar with an explicit resolvable tag (`!!int`, `!!float`, `!!bool`, `!!null`,
+     * `!!timestamp`), quoted or not: the text is typed as if plain and must give the tag's type (an int is accepted
+     * as a float). Otherwise sops fails on the first document (its duplicate-key pre-check decodes it) and yaml.v3
+     * leaves the value unset (null) in the others.
+     */
+    private resolveTagged(text: string, tag: string): TreeValue {
+        const r = resolvePlain(text)
+        let rtag = `!!${r.kind === "uint" ? "int" : r.kind}`
+        // only an untagged or !!timestamp scalar is tried as a timestamp
+        if (r.kind === "timestamp" && tag !== "!!timestamp") rtag = "!!str"
+        if (rtag === tag) return r.kind === "uint" ? this.plainValue(text, this.pos) : r.value
+        if (tag === "!!float" && r.kind === "int") return Number(r.value)
+        if (this.docIndex === 0) throw new FormatError(`yaml: cannot decode ${rtag} \`${text}\` as a ${tag}`)
+        return null
     }
 
     private parseAlias(): TreeValue {
@@ -373,49 +449,53 @@ export class YamlParser {
      * Try to read a simple key at the current position: a plain or quoted scalar on this line followed by `:` and a
      * blank. Leaves the position after the colon.
      */
-    private tryKey(): { value: TreeValue; pos: number } | undefined {
+    private tryKey(): boolean {
         const start = this.pos
         const c = this.code()
         if (c === 34 || c === 39) {
             const nl = this.src.indexOf("\n", start)
             const lineEnd = nl < 0 ? this.src.length : nl
             const end = this.findQuoteEnd(start, lineEnd)
-            if (end < 0) return undefined
+            if (end < 0) return false
             let p = end
             while (isWs(this.code(p))) p++
-            if (this.code(p) !== 58 || !isEolOrWs(this.code(p + 1))) return undefined
+            if (this.code(p) !== 58 || !isEolOrWs(this.code(p + 1))) return false
             const text = this.src.slice(start, end)
             const v = c === 34 ? unescapeDouble(text.slice(1, -1), (d) => this.fail(d, start)) : text.slice(1, -1).replaceAll("''", "'")
             this.pos = p + 1
-            return { value: v, pos: start }
+            this.keyValue = v
+            this.keyPos = start
+            return true
         }
         if (c === 91 || c === 123) {
             // flow collection used as a key on one line
             const nl = this.src.indexOf("\n", start)
             const lineEnd = nl < 0 ? this.src.length : nl
             const close = this.src.lastIndexOf(c === 91 ? "]" : "}", lineEnd)
-            if (close < 0) return undefined
+            if (close < 0) return false
             let p = close + 1
             while (isWs(this.code(p))) p++
             if (this.code(p) === 58 && isEolOrWs(this.code(p + 1))) this.fail("flow collections as mapping keys are not supported")
-            return undefined
+            return false
         }
-        if (!canStartPlain(this.src, start)) return undefined
+        if (!canStartPlain(this.src, start)) return false
         // scan the plain key on this line
         let p = start
         const s = this.src
         for (;;) {
             const ch = s.charCodeAt(p)
-            if (ch === 10 || Number.isNaN(ch)) return undefined
+            if (ch === 10 || Number.isNaN(ch)) return false
             if (ch === 58 && isEolOrWs(s.charCodeAt(p + 1))) break
-            if (ch === 35 && isWs(s.charCodeAt(p - 1))) return undefined
+            if (ch === 35 && isWs(s.charCodeAt(p - 1))) return false
             p++
         }
         let end = p
         while (end > start && isWs(s.charCodeAt(end - 1))) end--
         const text = s.slice(start, end)
         this.pos = p + 1
-        return { value: plainValue(text, (d) => this.fail(d, start)), pos: start }
+        this.keyValue = this.plainValue(text, start)
+        this.keyPos = start
+        return true
     }
 
     private findQuoteEnd(start: number, lineEnd: number): number {
@@ -460,12 +540,18 @@ export class YamlParser {
                 }
                 seen.set(keyStr, keyPos)
             }
-            const index = items.length
-            const { value, inline, keyComment } = this.parseMappingValue(col)
-            if (keyComment !== undefined) items.push({ key: new Comment(keyComment), value: null })
-            const at = keyComment !== undefined ? index + 1 : index
-            if (inline !== undefined) items.splice(at, 0, { key: new Comment(inline, true), value: null })
-            items.push({ key: keyStr, value })
+            const fast = this.fastPaths ? this.fastPlainValue(col) : NOT_FAST
+            if (fast !== NOT_FAST) items.push({ key: keyStr, value: fast })
+            else {
+                const index = items.length
+                const value = this.parseMappingValue(col)
+                const inline = this.valueInline
+                const keyComment = this.valueKeyComment
+                if (keyComment !== undefined) items.push({ key: new Comment(keyComment), value: null })
+                const at = keyComment !== undefined ? index + 1 : index
+                if (inline !== undefined) items.splice(at, 0, { key: new Comment(inline, true), value: null })
+                items.push({ key: keyStr, value })
+            }
             // next entry?
             const next = this.nextContent()
             if (next !== col || this.isSeqEntry()) {
@@ -485,9 +571,8 @@ export class YamlParser {
             }
             if (c === 63 && isEolOrWs(this.code(this.pos + 1))) this.fail("complex mapping keys are not supported")
             const props = this.parseProperties()
-            const k = this.tryKey()
-            if (k === undefined) this.fail("could not find expected ':'")
-            key = props.tag !== undefined ? this.applyTag(k.value, props.tag) : k.value
+            if (!this.tryKey()) this.fail("could not find expected ':'")
+            key = props.tag !== undefined ? this.applyTag(this.keyValue, props.tag) : this.keyValue
             if (props.anchor !== undefined) this.anchors.set(props.anchor, key)
         }
         return new Branch(items)
@@ -543,7 +628,7 @@ export class YamlParser {
      * The value after `key:` (position right after the colon). Returns the value, the inline comment of a scalar
      * value and the comment that sits after the colon of a key whose value is on the next lines.
      */
-    private parseMappingValue(col: number): { value: TreeValue; inline?: string; keyComment?: string } {
+    private parseMappingValue(col: number): TreeValue {
         this.skipWs()
         const c = this.code()
         if (c === 10 || c === 35 || Number.isNaN(c)) {
@@ -551,14 +636,57 @@ export class YamlParser {
             if (c === 35) keyComment = this.lineComment()
             this.nextLine()
             const ncol = this.nextContent()
-            if (ncol > col || (ncol === col && this.isSeqEntry())) {
-                const v = this.parseBlockNode(ncol, col, true)
-                return { value: v, keyComment }
-            }
-            return { value: null, keyComment }
+            let v: TreeValue = null
+            if (ncol > col || (ncol === col && this.isSeqEntry())) v = this.parseBlockNode(ncol, col, true)
+            this.valueInline = undefined
+            this.valueKeyComment = keyComment
+            return v
         }
-        const r = this.parseInlineValue(col)
-        return { value: r.value, inline: r.inline, keyComment: r.keyComment }
+        return this.parseInlineValue(col)
+    }
+
+    /**
+     * The fast path of {@link parseMappingValue} for the most common line shape, `key: plain scalar` with nothing
+     * else on the line and no continuation line. Returns NOT_FAST (position unchanged) for anything else.
+     */
+    private fastPlainValue(col: number): TreeValue | typeof NOT_FAST {
+        const s = this.src
+        let p = this.pos
+        if (s.charCodeAt(p) !== 32) return NOT_FAST
+        p++
+        while (s.charCodeAt(p) === 32) p++
+        const start = p
+        const c = s.charCodeAt(p)
+        if (c === 9 || !canStartPlain(s, p)) return NOT_FAST
+        for (;;) {
+            const ch = s.charCodeAt(p)
+            if (ch === 10 || Number.isNaN(ch)) break
+            if (ch === 58) {
+                const n = s.charCodeAt(p + 1)
+                if (n === 32 || n === 9 || n === 10 || Number.isNaN(n)) return NOT_FAST
+            } else if (ch === 35) {
+                const b = s.charCodeAt(p - 1)
+                if (b === 32 || b === 9) return NOT_FAST
+            }
+            p++
+        }
+        const eol = p
+        if (eol < s.length) {
+            // a continuation line is one indented deeper than the key; blank lines need the general path
+            let q = eol + 1
+            while (s.charCodeAt(q) === 32) q++
+            const indent = q - eol - 1
+            while (isWs(s.charCodeAt(q))) q++
+            const n = s.charCodeAt(q)
+            if (n === 10) return NOT_FAST
+            if (indent > col && !Number.isNaN(n) && n !== 35) return NOT_FAST
+        }
+        let end = eol
+        while (isWs(s.charCodeAt(end - 1))) end--
+        this.pos = end
+        const value = this.plainValue(s.slice(start, end), end)
+        this.pos = eol
+        return value
     }
 
     private lineComment(): string {
@@ -572,7 +700,7 @@ export class YamlParser {
     /**
      * A node that starts after `key: ` or `- ` on the same line. `indent` is the indentation of the owning entry.
      */
-    private parseInlineValue(indent: number): { value: TreeValue; inline?: string; keyComment?: string } {
+    private parseInlineValue(indent: number): TreeValue {
         const props = this.parseProperties()
         let c = this.code()
         if (props.anchor !== undefined || props.tag !== undefined) {
@@ -583,7 +711,10 @@ export class YamlParser {
                 const ncol = this.nextContent()
                 let v: TreeValue = null
                 if (ncol > indent || (ncol === indent && this.isSeqEntry())) v = this.parseBlockNode(ncol, indent, true)
-                return { value: this.finishProps(v, props, false), keyComment }
+                const value = this.finishProps(v, props, false)
+                this.valueInline = undefined
+                this.valueKeyComment = keyComment
+                return value
             }
             c = this.code()
         }
@@ -608,23 +739,26 @@ export class YamlParser {
             const save = this.pos
             const saveLine = this.lineNo
             const saveLs = this.lineStart
-            const key = this.tryKey()
-            if (key !== undefined) {
+            if (this.tryKey()) {
                 const kcol = save - this.lineStart
                 if (kcol <= indent) this.fail("mapping values are not allowed in this context")
-                const m = this.parseBlockMapping(kcol, props.tag !== undefined ? this.applyTag(key.value, props.tag) : key.value, indent, save)
+                const kv = this.keyValue
+                const m = this.parseBlockMapping(kcol, props.tag !== undefined ? this.applyTag(kv, props.tag) : kv, indent, save)
                 // properties in front of a block mapping's first key belong to the key when on the same line
-                return { value: m }
+                this.valueInline = undefined
+                this.valueKeyComment = undefined
+                return m
             }
             this.pos = save
             this.lineNo = saveLine
             this.lineStart = saveLs
-            const r = this.parseScalarToken(indent, props.tag)
-            value = r.value
-            inline = r.comment
+            value = this.parseScalarToken(indent, props.tag)
+            inline = this.scalarComment
         }
         if (props.anchor !== undefined) this.anchors.set(props.anchor, value)
-        return { value, inline }
+        this.valueInline = inline
+        this.valueKeyComment = undefined
+        return value
     }
 
     /** After a complete scalar/flow node: the rest of the line must be blank or a comment. */
@@ -649,13 +783,13 @@ export class YamlParser {
             this.endOfScalarLine(v)
             return v
         }
-        const r = this.parseScalarToken(parentIndent, tag)
-        if (r.comment !== undefined) this.pending.push({ text: r.comment, col: 0 })
-        return r.value
+        const value = this.parseScalarToken(parentIndent, tag)
+        if (this.scalarComment !== undefined) this.pending.push({ text: this.scalarComment, col: 0 })
+        return value
     }
 
     /** A plain or quoted scalar (possibly multi-line), then the rest of its last line. */
-    private parseScalarToken(indent: number, tag: string | undefined): { value: TreeValue; comment?: string } {
+    private parseScalarToken(indent: number, tag: string | undefined): TreeValue {
         const c = this.code()
         let value: TreeValue
         if (c === 34 || c === 39) {
@@ -664,20 +798,18 @@ export class YamlParser {
         } else {
             if (!canStartPlain(this.src, this.pos)) this.fail("found character that cannot start any token")
             const text = this.parsePlainMultiline(indent)
-            value = tag !== undefined ? this.tagPlain(text, tag) : plainValue(text, (d) => this.fail(d))
+            value = tag !== undefined ? this.tagPlain(text, tag) : this.plainValue(text, this.pos)
         }
-        const comment = this.endOfScalarLine(value)
-        return { value, comment }
+        this.scalarComment = this.endOfScalarLine(value)
+        return value
     }
 
+    /** A plain scalar with a tag: `!!binary` is decoded, resolvable tags type it, any other tag keeps the text. */
     private tagPlain(text: string, tag: string): TreeValue {
-        if (tag === "!!str" || tag === "!" || (!tag.startsWith("!!") && tag !== "!<tag:yaml.org,2002:str>")) {
-            if (tag.startsWith("!!") || tag === "!") return text
-            // custom tags: the value is kept as a string
-            return text
-        }
-        if (tag === "!!binary") return this.applyTag(text, tag, text)
-        return plainValue(text, (d) => this.fail(d))
+        const t = shortTag(tag)
+        if (t === "!!binary") return this.applyTag(text, tag, text)
+        if (RESOLVABLE_TAGS.has(t)) return this.resolveTagged(text, t)
+        return text
     }
 
     /** A plain scalar starting here; continuation lines must be indented more than `indent`. */
@@ -686,10 +818,12 @@ export class YamlParser {
         let text = this.plainOnLine()
         // continuation lines
         for (;;) {
-            const c = this.code()
-            if (c !== 10) break
+            // trailing blanks before the line break do not end the scalar
+            let e = this.pos
+            while (isWs(s.charCodeAt(e))) e++
+            if (s.charCodeAt(e) !== 10) break
             // look ahead
-            let p = this.pos + 1
+            let p = e + 1
             let emptyLines = 0
             let lineStart = p
             let col = 0
@@ -918,10 +1052,10 @@ export class YamlParser {
                     items.push(this.parseBlockNode(ncol, col, true))
                 } else items.push(null)
             } else {
-                const r = this.parseInlineValue(col)
-                if (r.keyComment !== undefined) items.push(new Comment(r.keyComment, true))
-                if (r.inline !== undefined) items.push(new Comment(r.inline, true))
-                items.push(r.value)
+                const value = this.parseInlineValue(col)
+                if (this.valueKeyComment !== undefined) items.push(new Comment(this.valueKeyComment, true))
+                if (this.valueInline !== undefined) items.push(new Comment(this.valueInline, true))
+                items.push(value)
             }
             const next = this.nextContent()
             if (next === col && this.isSeqEntry()) continue
@@ -1046,12 +1180,21 @@ export class YamlParser {
                 .filter((l, i, a) => l.length > 0 || (i > 0 && i < a.length - 1))
                 .join(" ")
             this.pos = p
-            v = props.tag !== undefined ? this.tagPlain(text, props.tag) : plainValue(text, (d) => this.fail(d, start))
+            v = props.tag !== undefined ? this.tagPlain(text, props.tag) : this.plainValue(text, start)
         }
         if (props.tag !== undefined && (c === 91 || c === 123 || c === 42)) v = this.applyTag(v, props.tag)
         if (props.anchor !== undefined) this.anchors.set(props.anchor, v)
         return v
     }
+}
+
+/** The tags yaml.v3 resolves a scalar's text against (besides `!!str`). */
+const RESOLVABLE_TAGS = new Set(["!!int", "!!float", "!!bool", "!!null", "!!timestamp"])
+
+/** `!<tag:yaml.org,2002:x>` → `!!x`; other tags unchanged. */
+function shortTag(tag: string): string {
+    const long = "!<tag:yaml.org,2002:"
+    return tag.startsWith(long) && tag.endsWith(">") ? `!!${tag.slice(long.length, -1)}` : tag
 }
 
 function isTreeItem(x: unknown): boolean {
@@ -1125,18 +1268,6 @@ function foldLines(lines: string[]): string {
     return out
 }
 
-/** Plain scalar → typed value. */
-function plainValue(text: string, fail: (d: string) => never): TreeValue {
-    const r = resolvePlain(text)
-    switch (r.kind) {
-        case "uint":
-            return fail(`sops cannot handle the integer ${text}: it does not fit a signed 64-bit integer (uint64)`)
-        case "merge":
-            return "<<"
-        default:
-            return r.value
-    }
-}
 
 function stringForm(v: TreeValue): string {
     if (typeof v === "string") return v

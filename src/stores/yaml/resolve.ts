@@ -34,6 +34,18 @@ for (const s of ["-.inf", "-.Inf", "-.INF"]) FIXED.set(s, { kind: "float", value
 FIXED.set("<<", { kind: "merge", value: "<<" })
 
 const FIRST = new Set([..."tTfFnN~.+-<0123456789"].map((ch) => ch.charCodeAt(0)))
+const FIRST_TABLE = new Uint8Array(128)
+for (const c of FIRST) FIRST_TABLE[c] = 1
+
+/**
+ * False when `s` is certainly a string as a plain scalar: it is not empty and its first character starts no special
+ * word, number, timestamp or merge key (so {@link resolvePlain} would return it unchanged).
+ * @param s - the scalar text
+ */
+export function mayResolve(s: string): boolean {
+    const c = s.charCodeAt(0)
+    return c < 128 ? FIRST_TABLE[c] === 1 : Number.isNaN(c)
+}
 
 /** Go `strconv.ParseFloat` accepts these (after yaml.v3's own regex for the digit-led forms). */
 const YAML_FLOAT = /^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$/
