@@ -639,7 +639,12 @@ class Writer {
 
     /** A scalar value in its yaml.v3 representation. */
     private scalarValue(v: TreeValue, ctx: number): void {
-        if (typeof v === "string") this.scalar(v, stringStyle(v), "", ctx)
+        if (typeof v === "string") {
+            // Long strings (the ENC[…] values) are examined through a throw-away flat copy: reading a string built
+            // by concatenation flattens it in place, and that new copy would stay in the tree and survive GCs.
+            const probe = v.length >= 64 ? ` ${v}`.slice(1) : v
+            this.scalar(v, stringStyle(probe), "", ctx, probe)
+        }
         else {
             const rep = scalarRep(v)
             this.scalar(rep.text, rep.style, rep.tag, ctx)
@@ -647,8 +652,8 @@ class Writer {
     }
 
     /** A scalar: its text, requested style and explicit tag (or ""). */
-    private scalar(text: string, requested: number, tag: string, ctx: number): void {
-        const a = analyze(text)
+    private scalar(text: string, requested: number, tag: string, ctx: number, probe = text): void {
+        const a = analyze(probe)
         const simpleKey = ctx === CTX_KEY
         let style = requested
         if (simpleKey && (a & A_MULTILINE) !== 0) style = DOUBLE
@@ -670,13 +675,13 @@ class Writer {
                 this.indention = false
                 break
             case SINGLE:
-                this.singleQuoted(text)
+                this.singleQuoted(probe)
                 break
             case DOUBLE:
-                this.doubleQuoted(text)
+                this.doubleQuoted(probe)
                 break
             default:
-                this.literal(text)
+                this.literal(probe)
         }
         this.popIndent()
     }
