@@ -296,10 +296,20 @@ export function encryptScalars(values: readonly Scalar[], aads: readonly string[
             k++
         }
         gcm.batch(false, k, ivs, ivR.off, ivR.len, pt, p.off, p.len, ad, a.off, a.len, ctOut, tags)
+        // One flat string for the batch, sliced per value: values stay flat (cheap to scan, emit and collect)
+        // instead of being concatenations of four parts each.
+        const parts: string[] = new Array(k)
         for (let j = 0; j < k; j++) {
             const o = p.off[j]
-            out[idx[j]] =
+            parts[j] =
                 `ENC[AES256_GCM,data:${ctOut.toString("base64", o, o + p.len[j])},iv:${ivs.toString("base64", 32 * j, 32 * j + 32)},tag:${tags.toString("base64", 16 * j, 16 * j + 16)},type:${types[j]}]`
+        }
+        const joined = parts.join("")
+        let at = 0
+        for (let j = 0; j < k; j++) {
+            const len = parts[j].length
+            out[idx[j]] = joined.slice(at, at + len)
+            at += len
         }
         pt.fill(0)
     }
