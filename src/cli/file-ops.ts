@@ -252,7 +252,7 @@ export async function readFor(rt: Runtime, file: string | undefined, dest: Desti
     if (dest.inPlace && file === undefined) {
         throw new UsageError("Error: cannot use --in-place when reading from stdin", { kind: ErrorKind.ConflictingParameters })
     }
-    return readInput(file, rt.io.stdin)
+    return readInput(file, () => rt.io.stdin)
 }
 
 /**

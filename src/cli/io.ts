@@ -2,26 +2,31 @@
  * File I/O for commands: read an input file or stdin, write a file atomically, and a progress bar for bulk runs.
  */
 import { randomBytes } from "node:crypto"
-import { constants, promises as fs } from "node:fs"
+import { constants, promises as fs, readFileSync } from "node:fs"
 import path from "node:path"
 import { ErrorKind, KsopsError } from "../errors.js"
 
 /**
- * Read a whole file, or stdin when `file` is undefined or `-`.
+ * Read a whole file, or stdin when `file` is undefined or `-` (`stdin` is only called then: touching
+ * `process.stdin` costs several milliseconds of startup).
  * @throws KsopsError CouldNotReadInputFile (exit 2) naming the file and the reason.
  */
-export async function readInput(file: string | undefined, stdin: NodeJS.ReadableStream = process.stdin): Promise<Uint8Array> {
+export async function readInput(
+    file: string | undefined,
+    stdin: () => NodeJS.ReadableStream = () => process.stdin,
+): Promise<Uint8Array> {
     if (file === undefined || file === "-") {
         try {
             const chunks: Buffer[] = []
-            for await (const chunk of stdin) chunks.push(typeof chunk === "string" ? Buffer.from(chunk) : chunk)
+            for await (const chunk of stdin()) chunks.push(typeof chunk === "string" ? Buffer.from(chunk) : chunk)
             return new Uint8Array(Buffer.concat(chunks))
         } catch (error) {
             throw new KsopsError(ErrorKind.CouldNotReadInputFile, `error reading from stdin: ${reason(error)}`, { cause: error })
         }
     }
     try {
-        return new Uint8Array(await fs.readFile(file))
+        // Synchronous: one small file, and it saves the thread-pool round trip on the startup path.
+        return new Uint8Array(readFileSync(file))
     } catch (error) {
         throw new KsopsError(ErrorKind.CouldNotReadInputFile, `error reading file ${file}: ${reason(error)}`, { cause: error })
     }

@@ -45,7 +45,16 @@ export function toOclifFlags(flags: Readonly<Record<string, FlagSpec>>): Interfa
 
 /** The process's standard streams and environment. */
 export function processIo(root: URL): CommandIo {
-    return { root, env: process.env, cwd: process.cwd(), stdin: process.stdin, stdout: process.stdout, stderr: process.stderr }
+    return {
+        root,
+        env: process.env,
+        cwd: process.cwd(),
+        get stdin() {
+            return process.stdin
+        },
+        stdout: process.stdout,
+        stderr: process.stderr,
+    }
 }
 
 /**

@@ -59,6 +59,7 @@ export interface CommandIo {
     readonly root: URL
     readonly env: Readonly<Record<string, string | undefined>>
     readonly cwd: string
+    /** A getter in practice: `process.stdin` is created on first access, which costs startup time. */
     readonly stdin: NodeJS.ReadStream
     readonly stdout: NodeJS.WriteStream
     readonly stderr: NodeJS.WriteStream

@@ -37,10 +37,11 @@ describe("completion", () => {
         expect(bashComplete(["kubectl-sops", "completion", ""], dir)).toEqual(["bash", "zsh"])
     })
 
+    // compinit -D writes no dump file (never use -d /dev/null: as root, compinit renames its dump over the target).
     it.runIf(existsSync("/usr/bin/zsh") || existsSync("/bin/zsh"))("registers a zsh completion for kubectl-sops", () => {
         const r = spawnSync(
             "zsh",
-            ["-f", "-c", "autoload -Uz compinit && compinit -u -d /dev/null && source <(kubectl-sops completion zsh) && print -r -- $_comps[kubectl-sops]"],
+            ["-f", "-c", "autoload -Uz compinit && compinit -u -D && source <(kubectl-sops completion zsh) && print -r -- $_comps[kubectl-sops]"],
             { env, encoding: "utf8" },
         )
         expect(r.stderr).toBe("")

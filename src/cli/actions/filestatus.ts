@@ -26,7 +26,7 @@ export const filestatus: CommandSpec = {
         const rt = createRuntime(io)
         const { files, bulk } = expandTargets(parsed.argv, io, parsed.flags.config as string | undefined)
         const status = async (file: string): Promise<boolean> => {
-            const input = await readInput(file, io.stdin)
+            const input = await readInput(file, () => io.stdin)
             try {
                 const { file: loaded } = await loadEncrypted(rt, input, file, fileOptions(parsed.flags, file))
                 const version = loaded.metadata.get("version")

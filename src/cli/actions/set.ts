@@ -31,7 +31,7 @@ export async function jsonToTreeValue(text: string): Promise<TreeValue> {
 
 async function load(rt: Runtime, file: string, flags: ParsedFlags): Promise<DecryptedFile> {
     requireExisting(rt, file)
-    const input = await readInput(file, rt.io.stdin)
+    const input = await readInput(file, () => rt.io.stdin)
     return loadDecrypted(rt, input, file, {
         ...fileOptions(flags, file),
         ignoreMac: flags["ignore-mac"] === true,
@@ -91,7 +91,7 @@ export const set: CommandSpec = {
         const rt = createRuntime(io)
         const parts = parseTreePath(pathText)
         let text: string
-        if (fromStdin) text = new TextDecoder().decode(await readInput(undefined, io.stdin))
+        if (fromStdin) text = new TextDecoder().decode(await readInput(undefined, () => io.stdin))
         else if (fromFile) text = new TextDecoder().decode(await readInput(valueArg))
         else text = valueArg
         const value = await jsonToTreeValue(text)

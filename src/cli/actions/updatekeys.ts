@@ -60,7 +60,7 @@ async function updateOne(rt: Runtime, file: string, flags: ParsedFlags): Promise
     const io = rt.io
     requireExisting(rt, file)
     logLine(io, `Syncing keys for file ${file}`)
-    const input = await readInput(file, io.stdin)
+    const input = await readInput(file, () => io.stdin)
     const opts = fileOptions(flags, file)
     const { resolved, file: loaded } = await loadEncrypted(rt, input, file, opts)
     const md = metadataFromTree(loaded.metadata)
