@@ -61,6 +61,7 @@ step("esbuild dist/fast/main.cjs", () => {
         "--platform=node",
         "--target=node20",
         "--minify",
+        "--charset=ascii",
         "--legal-comments=linked",
         "--external:@oclif/core",
         "--external:openpgp",
@@ -68,12 +69,23 @@ step("esbuild dist/fast/main.cjs", () => {
         `--outfile=${fastDir}-next/main.cjs`,
         "--log-level=warning",
     ])
+    // V8 drops the dynamic-import hook of a script restored from the code cache, so the bundle's import() calls
+    // go through __ksImport, a parameter that bin/fast-loader.cjs passes in (a plain import() there).
+    const bundle = path.join(`${fastDir}-next`, "main.cjs")
+    const code = readFileSync(bundle, "utf8")
+    const rewritten = code.replace(/\bimport\((?=["'`])/g, "__ksImport(")
+    if (/\bimport\(/.test(rewritten)) throw new BuildError("dist/fast/main.cjs: an import() with a computed specifier is left")
+    // bin/fast-loader.cjs reads the bundle as latin1.
+    if (/[^\x00-\x7f]/.test(rewritten)) throw new BuildError("dist/fast/main.cjs: not ASCII")
+    writeFileSync(bundle, rewritten)
     // Swap in the new bundle in one rename so a running CLI never sees a half-written folder.
     rmSync(`${fastDir}-old`, { recursive: true, force: true })
     if (existsSync(fastDir)) renameSync(fastDir, `${fastDir}-old`)
     renameSync(`${fastDir}-next`, fastDir)
     rmSync(`${fastDir}-old`, { recursive: true, force: true })
 })
+
+step("V8 code cache dist/fast/main.cjs.cache", () => run(process.execPath, [path.join(root, "scripts", "code-cache.cjs")]))
 
 if (!args.has("--no-manifest")) {
     step("oclif manifest", () => {

@@ -18,7 +18,7 @@ import { selectionCount } from "../sops/walk.js"
 import { formatFromPath } from "../stores/index.js"
 import type { EncryptedFile, Format, Store, StoreOptions } from "../stores/store.js"
 import { KEY_FLAG_TYPES, type keyFlags } from "./flags.js"
-import { readInput, writeFileAtomic, writeStream } from "./io.js"
+import { readInput, writeFileAtomic, writeOut } from "./io.js"
 import { loadStore } from "./stores.js"
 import type { CommandIo, ParsedFlags } from "./spec.js"
 
@@ -252,16 +252,16 @@ export async function readFor(rt: Runtime, file: string | undefined, dest: Desti
     if (dest.inPlace && file === undefined) {
         throw new UsageError("Error: cannot use --in-place when reading from stdin", { kind: ErrorKind.ConflictingParameters })
     }
-    return readInput(file, () => rt.io.stdin)
+    return readInput(file, () => rt.io.stdin, rt.io.cwd)
 }
 
 /**
  * Write a result: in place (atomic, keeping the file's mode), to `--output` (atomic, 0600 for a new file), or stdout.
  */
 export async function writeResult(rt: Runtime, file: string | undefined, dest: Destination, bytes: Uint8Array): Promise<void> {
-    if (dest.inPlace && file !== undefined) await writeFileAtomic(file, bytes)
+    if (dest.inPlace && file !== undefined) await writeFileAtomic(path.resolve(rt.io.cwd, file), bytes)
     else if (dest.output !== undefined) await writeFileAtomic(path.resolve(rt.io.cwd, dest.output), bytes)
-    else await writeStream(rt.io.stdout, bytes)
+    else await writeOut(rt.io, bytes)
 }
 
 /** Key entries (enc empty) for `--add-*` flags. */

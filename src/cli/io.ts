@@ -2,18 +2,19 @@
  * File I/O for commands: read an input file or stdin, write a file atomically, and a progress bar for bulk runs.
  */
 import { randomBytes } from "node:crypto"
-import { constants, promises as fs, readFileSync } from "node:fs"
+import { constants, promises as fs, readFileSync, writeSync } from "node:fs"
 import path from "node:path"
 import { ErrorKind, KsopsError } from "../errors.js"
 
 /**
  * Read a whole file, or stdin when `file` is undefined or `-` (`stdin` is only called then: touching
- * `process.stdin` costs several milliseconds of startup).
+ * `process.stdin` costs several milliseconds of startup). A relative `file` is taken from `cwd`; messages name it as given.
  * @throws KsopsError CouldNotReadInputFile (exit 2) naming the file and the reason.
  */
 export async function readInput(
     file: string | undefined,
     stdin: () => NodeJS.ReadableStream = () => process.stdin,
+    cwd: string = process.cwd(),
 ): Promise<Uint8Array> {
     if (file === undefined || file === "-") {
         try {
@@ -26,7 +27,7 @@ export async function readInput(
     }
     try {
         // Synchronous: one small file, and it saves the thread-pool round trip on the startup path.
-        return new Uint8Array(readFileSync(file))
+        return new Uint8Array(readFileSync(path.resolve(cwd, file)))
     } catch (error) {
         throw new KsopsError(ErrorKind.CouldNotReadInputFile, `error reading file ${file}: ${reason(error)}`, { cause: error })
     }
@@ -96,6 +97,24 @@ export function writeStream(stream: NodeJS.WritableStream, bytes: Uint8Array | s
     return new Promise((resolve, reject) => {
         stream.write(bytes, (error) => (error ? reject(error) : resolve()))
     })
+}
+
+/**
+ * Write to the command's standard output: with blocking writes to `io.stdoutFd` when set, else through the stream.
+ */
+export async function writeOut(io: { readonly stdout: NodeJS.WritableStream; readonly stdoutFd?: number }, bytes: Uint8Array | string): Promise<void> {
+    if (io.stdoutFd === undefined) return writeStream(io.stdout, bytes)
+    const data = typeof bytes === "string" ? Buffer.from(bytes, "utf8") : bytes
+    let offset = 0
+    while (offset < data.length) {
+        try {
+            offset += writeSync(io.stdoutFd, data, offset, data.length - offset)
+        } catch (error) {
+            // A non-blocking descriptor inherited from the parent: wait a moment and retry.
+            if ((error as NodeJS.ErrnoException).code !== "EAGAIN") throw error
+            Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 5)
+        }
+    }
 }
 
 /** A progress display for bulk operations. */

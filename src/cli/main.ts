@@ -5,6 +5,7 @@
  */
 import { readFileSync } from "node:fs"
 import { renderError } from "./errors.js"
+import { writeOut } from "./io.js"
 import { parseCommandLine } from "./parse.js"
 import type { CommandIo, CommandSpec } from "./spec.js"
 
@@ -54,7 +55,7 @@ export async function main(argv: readonly string[], root: URL, io: CommandIo): P
     }
     if (argv.length === 1 && (id === "--version" || id === "-v" || id === "version")) {
         const pkg = JSON.parse(readFileSync(new URL("package.json", root), "utf8")) as { name: string; version: string }
-        io.stdout.write(`${pkg.name}/${pkg.version} ${process.platform}-${process.arch} node-${process.version}\n`)
+        await writeOut(io, `${pkg.name}/${pkg.version} ${process.platform}-${process.arch} node-${process.version}\n`)
         return 0
     }
     const { execute } = await import("@oclif/core")

@@ -4,6 +4,7 @@
  */
 import { readFileSync } from "node:fs"
 import { UsageError } from "../../errors.js"
+import { writeOut } from "../io.js"
 import type { CommandSpec } from "../spec.js"
 
 /** The parts of an oclif manifest the completion scripts use. */
@@ -34,8 +35,8 @@ export const completion: CommandSpec = {
     async run(parsed, io) {
         const shell = parsed.argv[0]
         const manifest = JSON.parse(readFileSync(new URL("oclif.manifest.json", io.root), "utf8")) as Manifest
-        if (shell === "bash") io.stdout.write(bashScript(manifest))
-        else if (shell === "zsh") io.stdout.write(zshScript(manifest))
+        if (shell === "bash") await writeOut(io, bashScript(manifest))
+        else if (shell === "zsh") await writeOut(io, zshScript(manifest))
         else throw new UsageError(`unsupported shell ${JSON.stringify(shell)}: expected bash or zsh`)
         return 0
     },

@@ -86,7 +86,7 @@ async function editFile(rt: Runtime, file: string, flags: ParsedFlags): Promise<
             await writeFileAtomic(path.resolve(io.cwd, file), await encryptBytes(rt, new Uint8Array(edited), file, { ...opts, flags }))
             return 0
         }
-        const decrypted = await loadDecrypted(rt, await readInput(file, () => io.stdin), file, {
+        const decrypted = await loadDecrypted(rt, await readInput(file, () => io.stdin, io.cwd), file, {
             ...opts,
             ignoreMac: flags["ignore-mac"] === true,
             ...(flags["decryption-order"] === undefined ? {} : { decryptionOrder: flags["decryption-order"] as string }),

@@ -6,7 +6,7 @@ import { MetadataNotFoundError } from "../../errors.js"
 import { expandTargets, forEachFile } from "../bulk.js"
 import { createRuntime, fileOptions, loadEncrypted } from "../file-ops.js"
 import { configFlags, formatFlags } from "../flags.js"
-import { readInput, writeStream } from "../io.js"
+import { readInput, writeOut } from "../io.js"
 import type { CommandSpec } from "../spec.js"
 
 /** The filestatus command. */
@@ -26,7 +26,7 @@ export const filestatus: CommandSpec = {
         const rt = createRuntime(io)
         const { files, bulk } = expandTargets(parsed.argv, io, parsed.flags.config as string | undefined)
         const status = async (file: string): Promise<boolean> => {
-            const input = await readInput(file, () => io.stdin)
+            const input = await readInput(file, () => io.stdin, io.cwd)
             try {
                 const { file: loaded } = await loadEncrypted(rt, input, file, fileOptions(parsed.flags, file))
                 const version = loaded.metadata.get("version")
@@ -39,12 +39,12 @@ export const filestatus: CommandSpec = {
         }
         if (!bulk) {
             const encrypted = await status(files[0])
-            await writeStream(io.stdout, `${JSON.stringify({ encrypted })}\n`)
+            await writeOut(io, `${JSON.stringify({ encrypted })}\n`)
             return 0
         }
         return forEachFile(files, io, async (file) => {
             const encrypted = await status(file)
-            await writeStream(io.stdout, `${JSON.stringify({ file, encrypted })}\n`)
+            await writeOut(io, `${JSON.stringify({ file, encrypted })}\n`)
         })
     },
 }

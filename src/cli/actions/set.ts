@@ -1,4 +1,5 @@
 /** `kubectl sops set FILE PATH VALUE` and `kubectl sops unset FILE PATH`: change one value of an encrypted file in place. */
+import path from "node:path"
 import { ErrorKind, KsopsError, UsageError } from "../../errors.js"
 import { reencryptDocument } from "../../sops/document.js"
 import type { TreeValue } from "../../sops/tree.js"
@@ -31,7 +32,7 @@ export async function jsonToTreeValue(text: string): Promise<TreeValue> {
 
 async function load(rt: Runtime, file: string, flags: ParsedFlags): Promise<DecryptedFile> {
     requireExisting(rt, file)
-    const input = await readInput(file, () => rt.io.stdin)
+    const input = await readInput(file, () => rt.io.stdin, rt.io.cwd)
     return loadDecrypted(rt, input, file, {
         ...fileOptions(flags, file),
         ignoreMac: flags["ignore-mac"] === true,
@@ -42,7 +43,7 @@ async function load(rt: Runtime, file: string, flags: ParsedFlags): Promise<Decr
 async function save(rt: Runtime, file: string, decrypted: DecryptedFile): Promise<void> {
     const md = reencryptDocument(decrypted.branches, decrypted.metadata, decrypted.dataKey, decrypted.stash, rt.entropy)
     decrypted.dataKey.fill(0)
-    await writeFileAtomic(file, emitEncrypted(decrypted, md))
+    await writeFileAtomic(path.resolve(rt.io.cwd, file), emitEncrypted(decrypted, md))
 }
 
 const commonFlags = {
@@ -92,7 +93,7 @@ export const set: CommandSpec = {
         const parts = parseTreePath(pathText)
         let text: string
         if (fromStdin) text = new TextDecoder().decode(await readInput(undefined, () => io.stdin))
-        else if (fromFile) text = new TextDecoder().decode(await readInput(valueArg))
+        else if (fromFile) text = new TextDecoder().decode(await readInput(valueArg, () => io.stdin, io.cwd))
         else text = valueArg
         const value = await jsonToTreeValue(text)
         const decrypted = await load(rt, file, parsed.flags)

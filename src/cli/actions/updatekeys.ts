@@ -2,6 +2,7 @@
  * `kubectl sops updatekeys FILE…`: make files' key groups match their `.sops.yaml` creation rule. The data key,
  * values, MAC and `lastmodified` stay as they are; the data key is wrapped for the new keys.
  */
+import path from "node:path"
 import { createInterface } from "node:readline"
 import { creationRuleFor } from "../../config/sops-yaml.js"
 import { ConfigError, ErrorKind, KsopsError } from "../../errors.js"
@@ -11,7 +12,7 @@ import { metadataFromTree, metadataToTree } from "../../sops/metadata.js"
 import { expandTargets, forEachFile } from "../bulk.js"
 import { createRuntime, fileOptions, loadEncrypted, requireExisting, type Runtime } from "../file-ops.js"
 import { configFlags, decryptionFlags, formatFlags } from "../flags.js"
-import { readInput, writeFileAtomic, writeStream } from "../io.js"
+import { readInput, writeFileAtomic, writeOut } from "../io.js"
 import type { CommandIo, CommandSpec, ParsedFlags } from "../spec.js"
 
 /** A line like Go's `log.Printf`: `2006/01/02 15:04:05 message`. */
@@ -48,7 +49,7 @@ let stdinLines: AsyncIterator<string> | undefined
 async function ask(io: CommandIo, question: string): Promise<string | undefined> {
     stdinLines ??= createInterface({ input: io.stdin, terminal: false })[Symbol.asyncIterator]()
     for (;;) {
-        await writeStream(io.stdout, question)
+        await writeOut(io, question)
         const next = await stdinLines.next()
         if (next.done) return undefined
         const answer = next.value.trim()
@@ -60,7 +61,7 @@ async function updateOne(rt: Runtime, file: string, flags: ParsedFlags): Promise
     const io = rt.io
     requireExisting(rt, file)
     logLine(io, `Syncing keys for file ${file}`)
-    const input = await readInput(file, () => io.stdin)
+    const input = await readInput(file, () => io.stdin, io.cwd)
     const opts = fileOptions(flags, file)
     const { resolved, file: loaded } = await loadEncrypted(rt, input, file, opts)
     const md = metadataFromTree(loaded.metadata)
@@ -79,7 +80,7 @@ async function updateOne(rt: Runtime, file: string, flags: ParsedFlags): Promise
         for (const k of d.added) lines.push(`+++ ${k}`)
         for (const k of d.removed) lines.push(`--- ${k}`)
     })
-    await writeStream(io.stdout, `${lines.join("\n")}\n`)
+    await writeOut(io, `${lines.join("\n")}\n`)
     if (flags.yes !== true) {
         const answer = await ask(io, "Is this okay? (y/n):")
         if (answer === undefined) {
@@ -96,7 +97,7 @@ async function updateOne(rt: Runtime, file: string, flags: ParsedFlags): Promise
         let threshold = (flags["shamir-secret-sharing-threshold"] as number | undefined) ?? md.shamirThreshold
         threshold = Math.min(threshold, rule.keyGroups.length)
         const updated = await updateKeys(md, dataKey, rule.keyGroups, threshold, rt.keys, rt.entropy)
-        await writeFileAtomic(file, resolved.output.emitEncrypted(loaded.branches, metadataToTree(updated)))
+        await writeFileAtomic(path.resolve(io.cwd, file), resolved.output.emitEncrypted(loaded.branches, metadataToTree(updated)))
     } finally {
         dataKey.fill(0)
     }
