@@ -200,6 +200,8 @@ export interface DecryptedFile {
 export interface DecryptOptions extends FileOptions {
     ignoreMac?: boolean
     decryptionOrder?: string
+    /** Remember IVs for a re-encryption (edit, set, rotate); plain `decrypt` skips it. Default true. */
+    keepIvs?: boolean
 }
 
 /** Load an encrypted file (metadata split off), without decrypting. */
@@ -226,6 +228,7 @@ export async function loadDecrypted(rt: Runtime, input: Uint8Array, file: string
         ...(order === undefined ? {} : { decryptionOrder: order }),
         raw: resolved.input.format === "binary",
         warn: (m) => rt.io.stderr.write(`${m}\n`),
+        keepIvs: opts.keepIvs ?? true,
     })
     return { resolved, branches: loaded.branches, metadata, dataKey, stash }
 }

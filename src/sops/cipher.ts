@@ -354,11 +354,6 @@ export function decryptScalars(
                 out[i] = new Error(`Input string ${s} does not match sops' data format`)
                 continue
             }
-            const bad = !b64ok(m[1]) ? "data" : !b64ok(m[2]) ? "iv" : !b64ok(m[3]) ? "tag" : undefined
-            if (bad) {
-                out[i] = new Error(`Error base64-decoding ${bad} of ${s}: illegal base64 data`)
-                continue
-            }
             parts[i - start] = m
             dataSize += (m[1].length / 4) * 3
             ivSize += (m[2].length / 4) * 3
@@ -400,7 +395,12 @@ export function decryptScalars(
         for (let j = 0; j < k; j++) {
             const i = idx[j]
             if (!ok[j]) {
-                out[i] = new Error("Could not decrypt with AES_GCM: cipher: message authentication failed")
+                // base64 is checked only here: a value whose tag verifies decoded to what was encrypted
+                const m = parts[i - start]!
+                const bad = !b64ok(m[1]) ? "data" : !b64ok(m[2]) ? "iv" : !b64ok(m[3]) ? "tag" : undefined
+                out[i] = new Error(
+                    bad ? `Error base64-decoding ${bad} of ${strings[i]}: illegal base64 data` : "Could not decrypt with AES_GCM: cipher: message authentication failed",
+                )
                 continue
             }
             const o = d.off[j]

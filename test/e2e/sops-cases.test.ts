@@ -118,7 +118,7 @@ function sameShape(sops: TreeValue, ours: TreeValue, where: string): void {
     }
 }
 
-function keyIds(groups: { type: string; params: Record<string, unknown> }[][]): string[][] {
+function keyIds(groups: readonly (readonly { type: string; params: Readonly<Record<string, unknown>> }[])[]): string[][] {
     return groups.map((g) => g.map((k) => `${k.type}:${String(k.params.recipient ?? k.params.fp ?? "")}`).sort())
 }
 

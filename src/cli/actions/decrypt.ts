@@ -15,6 +15,7 @@ async function decryptOne(rt: Runtime, file: string | undefined, flags: ParsedFl
     const decrypted = await loadDecrypted(rt, input, file, {
         ...fileOptions(flags, file),
         ignoreMac: flags["ignore-mac"] === true,
+        keepIvs: false,
         ...(flags["decryption-order"] === undefined ? {} : { decryptionOrder: flags["decryption-order"] as string }),
     })
     decrypted.dataKey.fill(0)
