@@ -58,7 +58,9 @@ export async function main(argv: readonly string[], root: URL, io: CommandIo): P
         await writeOut(io, `${pkg.name}/${pkg.version} ${process.platform}-${process.arch} node-${process.version}\n`)
         return 0
     }
+    // `kubectl sops help [COMMAND]` is `kubectl sops [COMMAND] --help` (oclif has no help command without a plugin).
+    const args = id === "help" ? [...rest, "--help"] : [...argv]
     const { execute } = await import("@oclif/core")
-    await execute({ args: [...argv], dir: new URL("package.json", root).href })
+    await execute({ args, dir: new URL("package.json", root).href })
     return typeof process.exitCode === "number" ? process.exitCode : 0
 }

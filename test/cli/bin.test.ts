@@ -27,6 +27,11 @@ describe("bin/kubectl-sops", () => {
         for (const id of ["completion", "decrypt", "edit", "encrypt", "filestatus", "rotate", "set", "unset", "updatekeys"]) {
             expect(r.stdout).toMatch(new RegExp(`^  ${id} `, "m"))
         }
+        const viaHelp = await run(["help", "decrypt"])
+        expect(viaHelp.code).toBe(0)
+        expect(viaHelp.stdout).toContain("$ kubectl sops decrypt")
+        const short = await run(["rotate", "-h"])
+        expect(short.stdout).toContain("$ kubectl sops rotate")
         const sub = await run(["encrypt", "--help"])
         expect(sub.code).toBe(0)
         expect(sub.stdout).toContain("$ kubectl sops encrypt")
