@@ -303,6 +303,33 @@ export class X25519Identity implements AgeIdentity {
     }
 }
 
+/** The scrypt work factor age uses by default (log2 N). */
+export const SCRYPT_DEFAULT_LOG_N = 18
+
+/** The native scrypt (passphrase) recipient: must be the only recipient of a file. */
+export class ScryptRecipient implements AgeRecipient {
+    readonly #passphrase: string
+    readonly #logN: number
+
+    constructor(passphrase: string, logN = SCRYPT_DEFAULT_LOG_N) {
+        if (!Number.isInteger(logN) || logN < 1 || logN > 22) throw new Error(`invalid scrypt work factor: ${logN}`)
+        this.#passphrase = passphrase
+        this.#logN = logN
+    }
+
+    wrap(fileKey: Uint8Array): Stanza[] {
+        const salt = randomBytes(16)
+        const N = 2 ** this.#logN
+        const key = scryptSync(
+            this.#passphrase,
+            Buffer.concat([enc.encode("age-encryption.org/v1/scrypt"), salt]),
+            32,
+            { N, r: 8, p: 1, maxmem: 128 * 8 * N + 4 * 1024 * 1024 },
+        )
+        return [{ args: ["scrypt", b64Encode(salt), String(this.#logN)], body: wrapFileKey(key, fileKey) }]
+    }
+}
+
 /** The native scrypt (passphrase) identity, used for passphrase-protected identity files. */
 export class ScryptIdentity implements AgeIdentity {
     readonly #passphrase: string

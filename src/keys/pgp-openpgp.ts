@@ -4,7 +4,7 @@
  * no trailing newline). RSA session keys are unwrapped with node:crypto (raw RSA + constant-time PKCS#1 v1.5
  * unpadding), which is much faster than openpgp.js' pure-JS fallback on Node ≥ 20.
  */
-import { constants, createPrivateKey, privateDecrypt, randomBytes } from "node:crypto"
+import { type KeyObject, constants, createPrivateKey, privateDecrypt, randomBytes } from "node:crypto"
 import type { Key, PrivateKey } from "openpgp"
 import type { KeyContext } from "./provider.js"
 
@@ -125,7 +125,8 @@ function secretKeys(
     })
 }
 
-interface RsaMaterial {
+/** The RSA parameters of an openpgp.js key packet (public `n`, `e`; private `d`, `p`, `q`, `u`). */
+export interface RsaMaterial {
     publicParams?: { n?: Uint8Array; e?: Uint8Array }
     privateParams?: { d?: Uint8Array; p?: Uint8Array; q?: Uint8Array; u?: Uint8Array }
 }
@@ -148,8 +149,11 @@ function b64u(v: Uint8Array | bigint): string {
     return bytes.subarray(i).toString("base64url")
 }
 
-/** A node:crypto RSA private key from OpenPGP key material (OpenPGP's u = p⁻¹ mod q, so p and q swap). */
-function rsaKeyObject(m: RsaMaterial) {
+/**
+ * A node:crypto RSA private key from OpenPGP key material (OpenPGP's u = p⁻¹ mod q, so p and q swap).
+ * @returns null when the material is incomplete (public key, not decrypted).
+ */
+export function rsaKeyObject(m: RsaMaterial): KeyObject | null {
     const { n, e } = m.publicParams ?? {}
     const { d, p, q, u } = m.privateParams ?? {}
     if (!n || !e || !d || !p || !q || !u) return null
@@ -197,7 +201,8 @@ export function unpadSessionKey(em: Uint8Array): { algorithm: number; key: Uint8
     return { algorithm: m[0], key: new Uint8Array(key) }
 }
 
-const SYMMETRIC: Record<number, string> = { 7: "aes128", 8: "aes192", 9: "aes256", 2: "tripledes", 3: "cast5" }
+/** OpenPGP symmetric algorithm ids → openpgp.js / node:crypto names. */
+export const SYMMETRIC: Record<number, string> = { 7: "aes128", 8: "aes192", 9: "aes256", 2: "tripledes", 3: "cast5" }
 
 /**
  * Decrypt an armored message with the secret keys of the key files.
