@@ -66,27 +66,50 @@ function matchesRule(file: string, io: CommandIo, config: string | undefined): b
 /** Why a file was skipped rather than failed. */
 export class Skip extends Error {}
 
+/** How many files a bulk run works on at once: their file I/O (reads, fsyncs, renames) overlaps. */
+const CONCURRENCY = 16
+
 /**
- * Run `op` on every file; errors are reported per file (`file: message`) and do not stop the run.
- * @returns 0 when all succeeded, else the exit status of the first failure
+ * Run `op` on every file, several at a time; each file's outcome is reported in the order the files were given
+ * (`file: message`), and an error does not stop the run.
+ * @returns 0 when all succeeded, else the exit status of the first failure (in file order)
  */
 export async function forEachFile(files: readonly string[], io: CommandIo, op: (file: string) => Promise<void>): Promise<number> {
     const bar = progress(files.length, io.stderr)
+    const outcomes: (unknown | null | undefined)[] = new Array(files.length).fill(undefined)
     let status = 0
-    for (const file of files) {
-        try {
-            await op(file)
-        } catch (error) {
-            bar.done()
-            if (error instanceof Skip) io.stderr.write(`${file}: skipped: ${error.message}\n`)
-            else {
-                const rendered = renderError(error, io.env.KUBECTL_SOPS_DEBUG === "1")
-                io.stderr.write(`${file}: ${rendered.text}`)
-                if (status === 0) status = rendered.exitCode
+    let reported = 0
+    const report = (): void => {
+        while (reported < files.length && outcomes[reported] !== undefined) {
+            const file = files[reported]
+            const error = outcomes[reported]
+            if (error !== null) {
+                bar.done()
+                if (error instanceof Skip) io.stderr.write(`${file}: skipped: ${error.message}\n`)
+                else {
+                    const rendered = renderError(error, io.env.KUBECTL_SOPS_DEBUG === "1")
+                    io.stderr.write(`${file}: ${rendered.text}`)
+                    if (status === 0) status = rendered.exitCode
+                }
             }
+            bar.tick(file)
+            reported++
         }
-        bar.tick(file)
     }
+    let next = 0
+    const worker = async (): Promise<void> => {
+        while (next < files.length) {
+            const i = next++
+            try {
+                await op(files[i])
+                outcomes[i] = null
+            } catch (error) {
+                outcomes[i] = error ?? new Error("unknown error")
+            }
+            report()
+        }
+    }
+    await Promise.all(Array.from({ length: Math.min(CONCURRENCY, files.length) }, worker))
     bar.done()
     return status
 }

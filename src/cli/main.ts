@@ -53,6 +53,10 @@ export async function main(argv: readonly string[], root: URL, io: CommandIo): P
             return rendered.exitCode
         }
     }
+    if (id === "__complete") {
+        // kubectl's plugin completion (bin/kubectl_complete-sops).
+        return (await import("./actions/completion.js")).printKubectlCompletions(rest, io)
+    }
     if (argv.length === 1 && (id === "--version" || id === "-v" || id === "version")) {
         const pkg = JSON.parse(readFileSync(new URL("package.json", root), "utf8")) as { name: string; version: string }
         await writeOut(io, `${pkg.name}/${pkg.version} ${process.platform}-${process.arch} node-${process.version}\n`)

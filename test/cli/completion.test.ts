@@ -48,6 +48,20 @@ describe("completion", () => {
         expect(r.stdout.trim()).toBe("_kubectl_sops")
     })
 
+    it("answers kubectl's plugin completion (kubectl_complete-sops)", () => {
+        const complete = (...words: string[]) =>
+            spawnSync(path.join(path.dirname(binPath), "kubectl_complete-sops"), words, { env, encoding: "utf8" }).stdout
+        expect(complete("enc")).toBe("encrypt\n:4\n")
+        expect(complete("decrypt", "--input-type", "j")).toBe("json\n:4\n")
+        expect(complete("rotate", "--add-a")).toBe("--add-age\n--add-azure-kv\n:4\n")
+        expect(complete("encrypt", "")).toBe(":0\n")
+    })
+
+    it.runIf(existsSync("/usr/bin/kubectl"))("completes `kubectl sops …` through kubectl", () => {
+        const r = spawnSync("/usr/bin/kubectl", ["__complete", "sops", "file"], { env, encoding: "utf8" })
+        expect(r.stdout).toBe("filestatus\n:4\n")
+    })
+
     it("rejects other shells", async () => {
         const r = await run(["completion", "fish"])
         expect(r.code).toBe(1)

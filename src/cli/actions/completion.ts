@@ -5,7 +5,7 @@
 import { readFileSync } from "node:fs"
 import { UsageError } from "../../errors.js"
 import { writeOut } from "../io.js"
-import type { CommandSpec } from "../spec.js"
+import type { CommandIo, CommandSpec } from "../spec.js"
 
 /** The parts of an oclif manifest the completion scripts use. */
 interface Manifest {
@@ -159,4 +159,40 @@ if (( $+functions[compdef] )); then
     compdef _kubectl_sops kubectl-sops
 fi
 `
+}
+
+/** Cobra's completion directives, as kubectl expects them from `kubectl_complete-sops`. */
+const DIRECTIVE_DEFAULT = 0
+const DIRECTIVE_NO_FILE = 4
+
+/**
+ * Completions for kubectl's plugin completion (`kubectl sops <TAB>` runs `kubectl_complete-sops WORDS… PARTIAL`):
+ * candidate lines, then `:<directive>` (0 = let the shell complete file names, 4 = no file names).
+ * @param words - the words after `sops`, the last one being the word to complete (maybe empty)
+ */
+export function kubectlCompletions(manifest: Manifest, words: readonly string[]): string {
+    const partial = words.at(-1) ?? ""
+    const before = words.slice(0, -1)
+    const commands = visible(manifest)
+    const id = before.find((w) => !w.startsWith("-"))
+    const out = (candidates: string[], directive: number) =>
+        `${[...candidates.filter((c) => c.startsWith(partial)), `:${directive}`].join("\n")}\n`
+    if (id === undefined) return out(partial.startsWith("-") ? ["--help", "--version"] : commands.map(([name]) => name), DIRECTIVE_NO_FILE)
+    const command = manifest.commands[id]
+    if (command === undefined) return out([], DIRECTIVE_DEFAULT)
+    const prev = before.at(-1) ?? ""
+    for (const [name, f] of Object.entries(command.flags)) {
+        if (f.type !== "option" || (prev !== `--${name}` && prev !== `-${f.char ?? "\u0000"}`)) continue
+        return f.options ? out(f.options, DIRECTIVE_NO_FILE) : out([], DIRECTIVE_DEFAULT)
+    }
+    if (partial.startsWith("-")) return out(flagWords(command), DIRECTIVE_NO_FILE)
+    const argOptions = Object.values(command.args).flatMap((a) => a.options ?? [])
+    return argOptions.length > 0 ? out(argOptions, DIRECTIVE_NO_FILE) : out([], DIRECTIVE_DEFAULT)
+}
+
+/** Print {@link kubectlCompletions} for `words`, reading the manifest from the package root. */
+export async function printKubectlCompletions(words: readonly string[], io: CommandIo): Promise<number> {
+    const manifest = JSON.parse(readFileSync(new URL("oclif.manifest.json", io.root), "utf8")) as Manifest
+    await writeOut(io, kubectlCompletions(manifest, words))
+    return 0
 }
