@@ -187,9 +187,9 @@ export function parseStoredKey(json: string): StoredKey {
         const hrp = type === "age" ? "age" : "age1pq"
         const d = bech32Decode(recipient)
         if (d === null || d.hrp !== hrp || recipient !== recipient.toLowerCase()) {
-            throw invalid(`"${recipient}" is not an ${type} recipient`)
+            throw invalid(`"${displayId(recipient)}" is not an ${type} recipient`)
         }
-        if (id !== recipient) throw invalid(`age id "${id}" differs from recipient`)
+        if (id !== recipient) throw invalid(`age id "${displayId(id)}" differs from recipient`)
         const armored = isArmored(secret)
         if (armored !== o.protected) {
             throw invalid(o.protected ? "protected age secret is not an encrypted age file" : "unprotected age secret is encrypted")
@@ -268,15 +268,20 @@ const textEncoder = new TextEncoder()
 
 type OpenPGP = typeof import("openpgp")
 
+/** A key id short enough for messages (hybrid recipients are ~1,900 characters). */
+export function displayId(id: string): string {
+    return id.length > 64 ? `${id.slice(0, 24)}…${id.slice(-8)}` : id
+}
+
 function locked(id: string, why: string, cause?: unknown): PassphraseError {
-    return new PassphraseError(`cannot unlock key ${id}: ${why}`, {
+    return new PassphraseError(`cannot unlock key ${displayId(id)}: ${why}`, {
         cause,
         hint: "give the key's passphrase (kubectl sops agent unlock)",
     })
 }
 
 function malformed(id: string, why: string): KsopsError {
-    return new KsopsError(ErrorKind.Generic, `cannot unlock key ${id}: ${why}`)
+    return new KsopsError(ErrorKind.Generic, `cannot unlock key ${displayId(id)}: ${why}`)
 }
 
 /** The age recipient of an identity string (X25519 natively, hybrid via age-encryption). */
