@@ -126,11 +126,19 @@ function isFile(p: string): boolean {
     }
 }
 
+/** Per-process cache: folder → whether it holds a `.sops.yaml` (a bulk run asks for the same folders often). */
+const hasConfig = new Map<string, boolean>()
+
 function searchUp(start: string, maxLevels: number): string | undefined {
     let dir = resolve(start)
     for (let i = 0; i < maxLevels; i++) {
         const candidate = join(dir, CONFIG_FILE)
-        if (isFile(candidate)) return candidate
+        let found = hasConfig.get(dir)
+        if (found === undefined) {
+            found = isFile(candidate)
+            hasConfig.set(dir, found)
+        }
+        if (found) return candidate
         const parent = dirname(dir)
         if (parent === dir) return undefined
         dir = parent

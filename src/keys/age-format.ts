@@ -11,6 +11,7 @@ import {
     createPrivateKey,
     createPublicKey,
     diffieHellman,
+    generateKeyPairSync,
     hkdfSync,
     randomBytes,
     scryptSync,
@@ -183,9 +184,7 @@ export function x25519PublicKey(point: Uint8Array): KeyObject {
     return key
 }
 
-/** The X25519 base point (u = 9). */
-const BASE_POINT = new Uint8Array(32)
-BASE_POINT[0] = 9
+
 
 /** Raw 32 public bytes of an X25519 KeyObject (private or public). */
 export function x25519RawPublic(key: KeyObject): Uint8Array {
@@ -208,10 +207,11 @@ export function x25519(priv: KeyObject, point: Uint8Array): Uint8Array {
 
 /** A fresh ephemeral X25519 key pair: the private KeyObject and the raw public share. */
 export function x25519Ephemeral(): { priv: KeyObject; share: Uint8Array } {
-    const scalar = randomBytes(32)
-    const priv = x25519PrivateKey(scalar)
-    scalar.fill(0)
-    return { priv, share: new Uint8Array(diffieHellman({ privateKey: priv, publicKey: x25519PublicKey(BASE_POINT) })) }
+    // one OpenSSL call gives the private KeyObject and the public key's DER (its last 32 bytes are the share)
+    const { privateKey, publicKey } = generateKeyPairSync("x25519", {
+        publicKeyEncoding: { type: "spki", format: "der" },
+    } as object) as unknown as { privateKey: KeyObject; publicKey: Buffer }
+    return { priv: privateKey, share: new Uint8Array(publicKey.subarray(publicKey.length - 32)) }
 }
 
 /** Wrap a 16-byte file key under a 32-byte key with ChaCha20-Poly1305 and the zero nonce. */

@@ -259,7 +259,7 @@ export async function loadAgeIdentities(ctx: KeyContext, recipient: string): Pro
                     errors.push((e as Error).message)
                 }
             } else {
-                unused.push(path)
+                unused.push(tilde(path, ctx.homeDir))
             }
         }
     }
@@ -297,7 +297,7 @@ export async function loadAgeIdentities(ctx: KeyContext, recipient: string): Pro
         if ((e as NodeJS.ErrnoException).code !== "ENOENT") {
             errors.push(`failed to open file: ${describeFsError("open", configPath, e)}`)
         } else if (readers.length === 0 && identities.length === 0) {
-            unused.push(configPath)
+            unused.push(tilde(configPath, ctx.homeDir))
         }
     }
 
@@ -329,6 +329,11 @@ async function loadSshFile(path: string): Promise<AgeIdentity> {
     } catch (e) {
         throw new Error(`malformed SSH identity in "${path}": ${(e as Error).message}`)
     }
+}
+
+/** A path under the home directory written as `~/…`, as sops names its default locations. */
+function tilde(path: string, home: string): string {
+    return home !== "" && path.startsWith(`${home}/`) ? `~${path.slice(home.length)}` : path
 }
 
 /** sops' error text: message, loading errors, and the locations that held no keys. */

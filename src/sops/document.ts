@@ -146,15 +146,24 @@ function recoveryReport(groups: GroupAttempts[], threshold: number, recovered: n
         out.push(`Group ${g.group}: ${g.ok ? "SUCCESS" : "FAILED"}`)
         for (const a of g.attempts) {
             out.push(`  ${a.key}: FAILED`)
-            for (const [i, l] of wrapText(a.error, 56).entries()) out.push(`    ${i === 0 ? "- | " : "  | "}${l}`)
+            for (const [i, l] of wrapText(a.error, 60).entries()) out.push(`    ${i === 0 ? "- | " : "  | "}${l}`)
         }
         out.push("")
     }
-    const tail =
-        threshold <= 1
-            ? "Recovery failed because no master key was able to decrypt the file. In order for SOPS to recover the file, at least one key has to be successful, but none were."
-            : `Recovery failed because the file was encrypted with a Shamir threshold of ${threshold}, but only ${recovered} part(s) were successfully recovered, one for each successful key group. In order for SOPS to recover the file, at least ${threshold} groups have to be successful. In order for a group to be successful, decryption has to succeed with any of the keys in that key group.`
-    out.push(...wrapText(tail, 70))
+    if (threshold <= 1) {
+        out.push(
+            "Recovery failed because no master key was able to decrypt the file. In",
+            "order for SOPS to recover the file, at least one key has to be successful,",
+            "but none were.",
+        )
+    } else {
+        out.push(
+            ...wrapText(
+                `Recovery failed because the file was encrypted with a Shamir threshold of ${threshold}, but only ${recovered} part(s) were successfully recovered, one for each successful key group. In order for SOPS to recover the file, at least ${threshold} groups have to be successful. In order for a group to be successful, decryption has to succeed with any of the keys in that key group.`,
+                74,
+            ),
+        )
+    }
     return out.join("\n")
 }
 
