@@ -161,12 +161,13 @@ async function importPgp(text: string, options: ImportOptions): Promise<StoredKe
                     throw new PassphraseError(`cannot unlock PGP key ${fp}: incorrect passphrase`, { cause: e })
                 }
             }
-            let user: { name?: string; comment?: string } = {}
+            let userID = key.users[0]?.userID?.userID ?? ""
             try {
-                user = (await key.getPrimaryUser()).user.userID ?? {}
+                userID = (await key.getPrimaryUser()).user.userID?.userID ?? userID
             } catch {
-                user = key.users[0]?.userID ?? {}
+                // no valid self-signature: keep the first user id
             }
+            const user = parseUserId(userID)
             const stored: StoredKey = {
                 id: fp,
                 type: "pgp",
@@ -181,6 +182,17 @@ async function importPgp(text: string, options: ImportOptions): Promise<StoredKe
             out.push(stored)
         }
     }
+    return out
+}
+
+/** Split an OpenPGP user id "Name (comment) <email>" (each part optional). */
+export function parseUserId(userID: string): { name?: string; comment?: string; email?: string } {
+    const m = /^\s*([^(<]*?)\s*(?:\(([^)]*)\))?\s*(?:<([^>]*)>)?\s*$/.exec(userID)
+    if (m === null) return { name: userID }
+    const out: { name?: string; comment?: string; email?: string } = {}
+    if (m[1] !== "") out.name = m[1]
+    if (m[2] !== undefined && m[2] !== "") out.comment = m[2]
+    if (m[3] !== undefined && m[3] !== "") out.email = m[3]
     return out
 }
 
