@@ -58,6 +58,8 @@ export interface AgentOptions {
     now?: () => number
     /** Agent version reported by status. */
     version?: string
+    /** scrypt work factor (log2 N) for passphrase-protected age secrets (default: age's 18; tests lower it). */
+    scryptLogN?: number
 }
 
 /** One outcome of {@link Agent.unwrap}: the part (a copy the caller owns) or a protocol error. */
@@ -110,6 +112,7 @@ export class Agent {
     #loading: Promise<Map<string, StoredKey>> | undefined
     #unwrapper: Unwrapper | undefined
     readonly #rsaDecrypt: RsaDecrypt | undefined
+    readonly #scryptLogN: number | undefined
     #closed = false
 
     constructor(options: AgentOptions) {
@@ -124,6 +127,7 @@ export class Agent {
         this.#dataKeys = new TtlCache<string, Uint8Array>(common)
         this.#unwrapper = options.unwrapper
         this.#rsaDecrypt = options.rsaDecrypt
+        this.#scryptLogN = options.scryptLogN
     }
 
     // -----------------------------------------------------------------------------------------------------
@@ -205,7 +209,7 @@ export class Agent {
     async generate(params: GenerateParams): Promise<KeyInfo> {
         let k: StoredKey
         try {
-            k = await generateKey({ ...params, now: new Date(this.#now()) })
+            k = await generateKey({ ...params, now: new Date(this.#now()), scryptLogN: this.#scryptLogN })
         } catch (e) {
             throw err(AgentErrorCode.BadKey, (e as Error).message)
         }
@@ -217,7 +221,12 @@ export class Agent {
     async importKeys(params: ImportParams): Promise<KeyInfo[]> {
         let keys: StoredKey[]
         try {
-            keys = await importKeys(params.text, { passphrase: params.passphrase, name: params.name, now: new Date(this.#now()) })
+            keys = await importKeys(params.text, {
+                passphrase: params.passphrase,
+                name: params.name,
+                now: new Date(this.#now()),
+                scryptLogN: this.#scryptLogN,
+            })
         } catch (e) {
             if (e instanceof PassphraseError) throw err(AgentErrorCode.BadPassphrase, e.message, e.hint)
             throw err(AgentErrorCode.BadKey, (e as Error).message, e instanceof KsopsError ? e.hint : undefined)

@@ -38,6 +38,8 @@ export interface DaemonOptions {
     version?: string
     /** Log lines (never secrets). */
     log?: (line: string) => void
+    /** scrypt work factor for new passphrase-protected age secrets (tests lower it). */
+    scryptLogN?: number
     /** Handle SIGTERM/SIGINT (default true). */
     signals?: boolean
 }
@@ -75,6 +77,7 @@ export async function runDaemon(options: DaemonOptions = {}): Promise<RunningDae
         idleTtlMs: options.idleTtlMs ?? DEFAULT_IDLE_TTL_MS,
         maxTtlMs: options.maxTtlMs ?? DEFAULT_MAX_TTL_MS,
         version: options.version,
+        scryptLogN: options.scryptLogN,
         rsaDecrypt: pool === undefined ? undefined : (key, padded) => pool.decrypt(key.privateKey, padded),
     })
     agent.onLock = () => pool?.forgetKeys()
