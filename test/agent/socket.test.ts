@@ -1,0 +1,142 @@
+import { execFileSync } from "node:child_process"
+import { chmodSync, chownSync, existsSync, mkdirSync, statSync, writeFileSync } from "node:fs"
+import path from "node:path"
+import { afterEach, describe, expect, it } from "vitest"
+import { AgentClient } from "../../src/agent/client.js"
+import { runDaemon } from "../../src/agent/daemon.js"
+import {
+    AgentError,
+    agentPaths,
+    checkSocketDir,
+    checkSocketPath,
+    ensureSocketDir,
+    prepareSocket,
+    probeSocket,
+    resolveSocketPath,
+} from "../../src/agent/socket.js"
+import { fileKeychain, removeDir, spawnTestDaemon, tempDir } from "./helpers.js"
+
+const dirs: string[] = []
+function dir(): string {
+    const d = tempDir()
+    dirs.push(d)
+    return d
+}
+afterEach(() => {
+    for (const d of dirs.splice(0)) removeDir(d)
+})
+
+function uidOf(user: string): number {
+    return Number(execFileSync("id", ["-u", user], { encoding: "utf8" }).trim())
+}
+
+describe("socket path", () => {
+    it("resolves env, XDG_RUNTIME_DIR, then home", () => {
+        expect(resolveSocketPath({ KUBECTL_SOPS_AGENT_SOCK: "/x/a.sock" }, "/home/u")).toBe("/x/a.sock")
+        expect(resolveSocketPath({ KUBECTL_SOPS_AGENT_SOCK: "rel.sock" }, "/home/u", "/w")).toBe("/w/rel.sock")
+        expect(resolveSocketPath({ XDG_RUNTIME_DIR: "/run/user/1" }, "/home/u")).toBe("/run/user/1/kubectl-sops/agent.sock")
+        expect(resolveSocketPath({}, "/home/u")).toBe("/home/u/.kubectl-sops/agent.sock")
+        expect(agentPaths("/d/agent.sock")).toEqual({ socket: "/d/agent.sock", dir: "/d", token: "/d/agent.token", pid: "/d/agent.pid" })
+    })
+
+    it("refuses a path longer than 107 bytes with a clear error", () => {
+        const long = `/tmp/${"x".repeat(110)}/agent.sock`
+        expect(() => checkSocketPath(long)).toThrow(/more than the 107 a Unix socket allows/)
+        expect(() => checkSocketPath("/tmp/ok/agent.sock")).not.toThrow()
+    })
+})
+
+describe("socket folder checks", () => {
+    it("creates a missing folder 0700", () => {
+        const d = path.join(dir(), "a", "b")
+        ensureSocketDir(d)
+        expect(statSync(d).mode & 0o777).toBe(0o700)
+    })
+
+    it("refuses group/world-accessible folders", () => {
+        const d = dir()
+        chmodSync(d, 0o755)
+        expect(() => checkSocketDir(d)).toThrow(/mode 0755.*must not be accessible/)
+        chmodSync(d, 0o710)
+        expect(() => checkSocketDir(d)).toThrow(AgentError)
+        chmodSync(d, 0o700)
+        expect(() => checkSocketDir(d)).not.toThrow()
+    })
+
+    it("refuses a folder owned by someone else", () => {
+        const d = dir()
+        const nobody = uidOf("nobody")
+        chownSync(d, nobody, nobody)
+        expect(() => checkSocketDir(d)).toThrow(/owned by uid \d+, not by you/)
+    })
+
+    it("refuses a symlink or a file in place of the folder", () => {
+        const d = dir()
+        const f = path.join(d, "file")
+        writeFileSync(f, "")
+        expect(() => checkSocketDir(f)).toThrow(/not a directory/)
+    })
+
+    it("refuses to replace something that is not a socket", async () => {
+        const d = dir()
+        const s = path.join(d, "agent.sock")
+        writeFileSync(s, "")
+        await expect(prepareSocket(s)).rejects.toThrow(/not a socket/)
+    })
+
+    it("the daemon refuses to start in an unsafe folder", async () => {
+        const d = dir()
+        mkdirSync(path.join(d, "open"), { mode: 0o777 })
+        chmodSync(path.join(d, "open"), 0o777)
+        const e = await runDaemon({ socket: path.join(d, "open", "agent.sock"), keychain: fileKeychain(d), workers: 0, signals: false }).catch(
+            (x) => x,
+        )
+        expect(e).toBeInstanceOf(AgentError)
+        expect(e.reason).toBe("unsafe-folder")
+    })
+})
+
+describe("agent lifecycle across processes", () => {
+    it("replaces the stale socket of a SIGKILLed agent", async () => {
+        const d = dir()
+        const socket = path.join(d, "agent.sock")
+        const child = await spawnTestDaemon(socket, path.join(d, "kc.age"))
+        expect(await probeSocket(socket)).toBe("live")
+        child.kill("SIGKILL")
+        await new Promise((r) => child.once("exit", r))
+        expect(existsSync(socket)).toBe(true)
+        expect(await probeSocket(socket)).toBe("stale")
+        const daemon = await runDaemon({ socket, keychain: fileKeychain(d), workers: 0, signals: false })
+        try {
+            const c = await AgentClient.connect(socket)
+            expect((await c.status()).pid).toBe(process.pid)
+            c.close()
+        } finally {
+            await daemon.stop()
+        }
+        expect(existsSync(socket)).toBe(false)
+    })
+
+    it("refuses a second agent on a live socket, and SIGTERM removes the socket, token and pid files", async () => {
+        const d = dir()
+        const socket = path.join(d, "agent.sock")
+        const child = await spawnTestDaemon(socket, path.join(d, "kc.age"))
+        try {
+            const e = await runDaemon({ socket, keychain: fileKeychain(d), workers: 0, signals: false }).catch((x) => x)
+            expect(e).toBeInstanceOf(AgentError)
+            expect(e.reason).toBe("already-running")
+            expect(e.message).toMatch(/already running/)
+            // the first agent is unharmed: its token still works
+            const c = await AgentClient.connect(socket)
+            expect((await c.status()).pid).toBe(child.pid)
+            c.close()
+        } finally {
+            child.kill("SIGTERM")
+            await new Promise((r) => child.once("exit", r))
+        }
+        const p = agentPaths(socket)
+        expect([existsSync(p.socket), existsSync(p.token), existsSync(p.pid)]).toEqual([false, false, false])
+        const e = await AgentClient.connect(socket).catch((x) => x)
+        expect(e.reason).toBe("not-running")
+    })
+})
