@@ -7,7 +7,7 @@ import path from "node:path"
 import { findConfig, matchRule } from "../config/sops-yaml.js"
 import { ErrorKind, KsopsError } from "../errors.js"
 import { renderError } from "./errors.js"
-import { progress } from "./io.js"
+import { deferDirSyncs, progress } from "./io.js"
 import type { CommandIo } from "./spec.js"
 
 /** The files named by command-line arguments (files as given; folders expanded). */
@@ -109,7 +109,7 @@ export async function forEachFile(files: readonly string[], io: CommandIo, op: (
             report()
         }
     }
-    await Promise.all(Array.from({ length: Math.min(CONCURRENCY, files.length) }, worker))
+    await deferDirSyncs(() => Promise.all(Array.from({ length: Math.min(CONCURRENCY, files.length) }, worker)))
     bar.done()
     return status
 }

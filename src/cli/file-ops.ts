@@ -41,6 +41,27 @@ export interface Runtime {
     readonly entropy: Entropy
 }
 
+/**
+ * CSPRNG bytes drawn from a pool refilled 8 KiB at a time (one OpenSSL call serves hundreds of small requests in a
+ * bulk run). Each request gets its own copy and its bytes are zeroed in the pool.
+ */
+function pooledRandom(): (n: number) => Uint8Array {
+    let pool = Buffer.alloc(0)
+    let offset = 0
+    return (n) => {
+        if (n > 2048) return new Uint8Array(randomBytes(n))
+        if (offset + n > pool.length) {
+            pool.fill(0)
+            pool = randomBytes(8192)
+            offset = 0
+        }
+        const out = new Uint8Array(pool.subarray(offset, offset + n))
+        pool.fill(0, offset, offset + n)
+        offset += n
+        return out
+    }
+}
+
 /** The process runtime: local key service with a per-process memo, node:crypto randomness, the wall clock. */
 export function createRuntime(io: CommandIo): Runtime {
     const ctx = createKeyContext({
@@ -53,7 +74,7 @@ export function createRuntime(io: CommandIo): Runtime {
     return {
         io,
         keys: new LocalKeyService(ctx),
-        entropy: { randomBytes: (n) => new Uint8Array(randomBytes(n)), now: () => new Date() },
+        entropy: { randomBytes: pooledRandom(), now: () => new Date() },
     }
 }
 

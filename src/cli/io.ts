@@ -1,8 +1,7 @@
 /**
  * File I/O for commands: read an input file or stdin, write a file atomically, and a progress bar for bulk runs.
  */
-import { randomBytes } from "node:crypto"
-import { constants, promises as fs, readFileSync, writeSync } from "node:fs"
+import { closeSync, constants, fchmodSync, promises as fs, fsync, openSync, readFileSync, renameSync, rmSync, statSync, writeSync } from "node:fs"
 import path from "node:path"
 import { ErrorKind, KsopsError } from "../errors.js"
 
@@ -49,33 +48,69 @@ export async function writeFileAtomic(file: string, bytes: Uint8Array, options: 
     const dir = path.dirname(path.resolve(file))
     let mode = options.mode ?? 0o600
     try {
-        const st = await fs.stat(file)
-        mode = st.mode & 0o7777
+        mode = statSync(file).mode & 0o7777
     } catch {
         // a new file
     }
-    const temp = path.join(dir, `.${path.basename(file)}.${randomBytes(6).toString("hex")}.tmp`)
-    let handle: fs.FileHandle | undefined
+    // unique within this process (pid + counter); O_EXCL guards against anything left by another
+    const temp = path.join(dir, `.${path.basename(file)}.${process.pid}.${(tempCounter++).toString(36)}.tmp`)
+    let fd: number | undefined
     try {
-        handle = await fs.open(temp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, mode)
-        await handle.chmod(mode)
+        // Open, write and rename are page-cache operations: done synchronously. Only the fsync waits for the disk,
+        // in the thread pool, so a bulk run overlaps the fsyncs of several files.
+        fd = openSync(temp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, mode)
+        fchmodSync(fd, mode)
         let offset = 0
-        while (offset < bytes.length) {
-            const { bytesWritten } = await handle.write(bytes, offset, bytes.length - offset)
-            offset += bytesWritten
-        }
-        await handle.sync()
-        await handle.close()
-        handle = undefined
-        await fs.rename(temp, file)
+        while (offset < bytes.length) offset += writeSync(fd, bytes, offset, bytes.length - offset)
+        await fsyncAsync(fd)
+        closeSync(fd)
+        fd = undefined
+        renameSync(temp, file)
     } catch (error) {
-        if (handle !== undefined) await handle.close().catch(() => undefined)
-        await fs.rm(temp, { force: true }).catch(() => undefined)
+        if (fd !== undefined) {
+            try {
+                closeSync(fd)
+            } catch {
+                // already failing
+            }
+        }
+        rmSync(temp, { force: true })
         throw new KsopsError(ErrorKind.CouldNotWriteOutputFile, `could not write output file ${file}: ${reason(error)}`, {
             cause: error,
         })
     }
-    await syncDir(dir)
+    if (pendingDirSyncs) pendingDirSyncs.add(dir)
+    else await syncDir(dir)
+}
+
+/** Folders whose fsync is deferred to the end of a bulk run (see {@link deferDirSyncs}). */
+let pendingDirSyncs: Set<string> | undefined
+
+/**
+ * Run a bulk operation with folder fsyncs deferred: each folder that received files is synced once at the end
+ * instead of after every rename. Every file is still fsynced before its rename, so a crash leaves each file either
+ * old or new, never partial.
+ */
+export async function deferDirSyncs<T>(run: () => Promise<T>): Promise<T> {
+    const outer = pendingDirSyncs
+    const mine = outer ?? new Set<string>()
+    pendingDirSyncs = mine
+    try {
+        return await run()
+    } finally {
+        if (outer === undefined) {
+            pendingDirSyncs = undefined
+            for (const dir of mine) await syncDir(dir)
+        }
+    }
+}
+
+let tempCounter = 0
+
+function fsyncAsync(fd: number): Promise<void> {
+    return new Promise((resolve, reject) => {
+        fsync(fd, (error) => (error ? reject(error) : resolve()))
+    })
 }
 
 async function syncDir(dir: string): Promise<void> {
