@@ -55,7 +55,7 @@ describe("TtlCache", () => {
         expect(c.delete("k")).toBe(true)
         expect([...b]).toEqual([0, 0])
         const vs = [new Uint8Array([3]), new Uint8Array([4]), new Uint8Array([5])]
-        vs.forEach((v, i) => c.set(String(i), v))
+        for (const [i, v] of vs.entries()) c.set(String(i), v)
         expect(c.clear()).toBe(3)
         expect(vs.map((v) => v[0])).toEqual([0, 0, 0])
         expect(c.size).toBe(0)

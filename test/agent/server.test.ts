@@ -13,11 +13,15 @@ import { LocalKeyService } from "../../src/keys/local.js"
 import { unwrapWith } from "../../src/keys/unwrap.js"
 import { ageEntry, fileKeychain, removeDir, tempDir } from "./helpers.js"
 
+/** A response as received (untyped JSON). */
+// biome-ignore lint/suspicious/noExplicitAny: raw JSON from the wire
+type Json = any
+
 /** Send raw frames on a fresh connection; resolves with the messages received and the close code. */
-function raw(socket: string, frames: (string | Buffer)[], waitMs = 300): Promise<{ messages: any[]; close?: number }> {
+function raw(socket: string, frames: (string | Buffer)[], waitMs = 300): Promise<{ messages: Json[]; close?: number }> {
     return new Promise((resolve) => {
         const ws = new WebSocket(`ws+unix:${socket}:/`)
-        const messages: any[] = []
+        const messages: Json[] = []
         let close: number | undefined
         ws.on("message", (d) => messages.push(JSON.parse(String(d))))
         ws.on("error", () => {})

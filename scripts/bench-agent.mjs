@@ -1,0 +1,164 @@
+#!/usr/bin/env node
+// P6: agent unwrap under load. A daemon process holds one age key (file keychain in a temp folder); 16 clients
+// (one connection each, one request in flight each) send cached `datakey/unwrap` requests for ~3 s.
+// Prints p50/p99 latency, requests/s and the daemon's peak RSS (VmHWM). Targets: p99 ≤ 2 ms, ≥ 5,000 req/s,
+// ≤ 100 MiB. Runs from the TypeScript sources (bundled with esbuild into node_modules/.cache), no build needed.
+// Usage: node scripts/bench-agent.mjs [--seconds N] [--clients N] [--window N] [--pgp]
+//   --pgp  also time 200 uncached RSA-4096 PGP unwraps in one batch, with and without the RSA worker pool.
+import { execFileSync, spawn } from "node:child_process"
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
+import { join } from "node:path"
+import { fileURLToPath } from "node:url"
+
+const root = fileURLToPath(new URL("../", import.meta.url))
+const argv = process.argv.slice(2)
+const opt = (name, def) => {
+    const i = argv.indexOf(`--${name}`)
+    return i >= 0 ? Number(argv[i + 1]) : def
+}
+const SECONDS = opt("seconds", 3)
+const CLIENTS = opt("clients", 16)
+const WINDOW = opt("window", 1)
+
+// bundle the agent modules used here (children cannot run TypeScript)
+const cache = join(root, "node_modules", ".cache", "ksops-bench-agent")
+mkdirSync(cache, { recursive: true })
+const entry = join(cache, "entry.ts")
+writeFileSync(
+    entry,
+    `export { Agent } from ${JSON.stringify(join(root, "src/agent/agent.ts"))}
+export { AgentClient } from ${JSON.stringify(join(root, "src/agent/client.ts"))}
+export { runDaemon } from ${JSON.stringify(join(root, "src/agent/daemon.ts"))}
+export { FileKeychain } from ${JSON.stringify(join(root, "src/agent/keychain.ts"))}
+export { ageProvider } from ${JSON.stringify(join(root, "src/keys/age.ts"))}
+export { createKeyContext } from ${JSON.stringify(join(root, "src/keys/context.ts"))}
+`,
+)
+const bundle = join(cache, "agent.mjs")
+execFileSync(join(root, "node_modules", ".bin", "esbuild"), [
+    entry,
+    "--bundle",
+    "--platform=node",
+    "--format=esm",
+    "--packages=external",
+    `--outfile=${bundle}`,
+    "--log-level=warning",
+])
+const daemonScript = join(cache, "daemon.mjs")
+writeFileSync(
+    daemonScript,
+    `import { runDaemon, FileKeychain } from "./agent.mjs"
+const [socket, file, workers] = process.argv.slice(2)
+const keychain = new FileKeychain(file, { env: { KUBECTL_SOPS_KEYCHAIN_PASSPHRASE: "bench" }, scryptLogN: 10 })
+const d = await runDaemon({ socket, keychain, workers: Number(workers) })
+process.stdout.write("ready\\n")
+await d.done
+`,
+)
+const m = await import(bundle)
+
+const work = mkdtempSync("/tmp/ksab-")
+const keychainFile = join(work, "keychain.age")
+const keychain = () => new m.FileKeychain(keychainFile, { env: { KUBECTL_SOPS_KEYCHAIN_PASSPHRASE: "bench" }, scryptLogN: 10 })
+const ctx = m.createKeyContext({ env: {}, homeDir: work })
+
+async function startDaemon(socket, workers) {
+    const child = spawn(process.execPath, [daemonScript, socket, keychainFile, String(workers)], { stdio: ["ignore", "pipe", "inherit"] })
+    await new Promise((resolve, reject) => {
+        child.stdout.on("data", (d) => String(d).includes("ready") && resolve())
+        child.once("exit", (c) => reject(new Error(`daemon exited ${c}`)))
+    })
+    return child
+}
+
+function vmHwmMiB(pid) {
+    const s = readFileSync(`/proc/${pid}/status`, "utf8")
+    const kb = Number(/VmHWM:\s+(\d+)/.exec(s)[1])
+    return kb / 1024
+}
+
+const pct = (sorted, p) => sorted[Math.min(sorted.length - 1, Math.floor((sorted.length * p) / 100))]
+
+try {
+    const setup = new m.Agent({ keychain: keychain() })
+    const key = await setup.generate({ type: "age", name: "bench" })
+    const entries = []
+    for (let i = 0; i < 64; i++) {
+        const enc = await m.ageProvider.encrypt({ recipient: key.recipient }, new Uint8Array(32).fill(i), ctx)
+        entries.push({ type: "age", params: { recipient: key.recipient }, enc })
+    }
+    let pgpKey
+    if (argv.includes("--pgp")) pgpKey = await setup.generate({ type: "pgp", name: "bench-pgp" })
+    setup.close()
+
+    // ---- P6: cached unwraps
+    const socket = join(work, "agent.sock")
+    const daemon = await startDaemon(socket, 0)
+    const warm = await m.AgentClient.connect(socket)
+    await warm.unwrap(entries)
+    const clients = await Promise.all(Array.from({ length: CLIENTS }, () => m.AgentClient.connect(socket)))
+    const latencies = []
+    let errors = 0
+    const start = performance.now()
+    const end = start + SECONDS * 1000
+    await Promise.all(
+        clients.flatMap((c, ci) =>
+            Array.from({ length: WINDOW }, async (_, w) => {
+                let i = ci * WINDOW + w
+                while (performance.now() < end) {
+                    const t = performance.now()
+                    const [r] = await c.unwrap([entries[i++ % entries.length]])
+                    latencies.push(performance.now() - t)
+                    if (!("part" in r)) errors++
+                }
+            }),
+        ),
+    )
+    const elapsed = (performance.now() - start) / 1000
+    const status = await warm.status()
+    const rss = vmHwmMiB(daemon.pid)
+    for (const c of clients) c.close()
+    warm.close()
+    daemon.kill("SIGTERM")
+    latencies.sort((a, b) => a - b)
+    const p50 = pct(latencies, 50)
+    const p99 = pct(latencies, 99)
+    const rate = latencies.length / elapsed
+    const ok = (b) => (b ? "ok" : "MISSED")
+    console.log(`P6 agent unwrap, cached: ${CLIENTS} clients × ${WINDOW} in flight, ${elapsed.toFixed(1)} s, ${latencies.length} requests, ${errors} errors`)
+    console.log(`  p50 ${p50.toFixed(3)} ms, p99 ${p99.toFixed(3)} ms (target ≤ 2 ms: ${ok(p99 <= 2)})`)
+    console.log(`  ${Math.round(rate)} req/s (target ≥ 5,000: ${ok(rate >= 5000)})`)
+    console.log(`  daemon peak RSS ${rss.toFixed(1)} MiB (target ≤ 100 MiB: ${ok(rss <= 100)}); cache entries ${status.cacheEntries}`)
+
+    // ---- RSA-4096 PGP unwraps, uncached: main thread vs worker pool
+    if (pgpKey !== undefined) {
+        const N = opt("pgp-count", 200)
+        const pgp = await import("openpgp")
+        const exporter = new m.Agent({ keychain: keychain() })
+        const pub = await pgp.readKey({ armoredKey: (await exporter.exportKey(pgpKey.id)).text })
+        exporter.close()
+        const pgpEntries = []
+        for (let i = 0; i < N; i++) {
+            const message = await pgp.createMessage({ binary: new Uint8Array(32).fill(i % 256) })
+            const enc = await pgp.encrypt({ message, encryptionKeys: pub })
+            pgpEntries.push({ type: "pgp", params: { fp: pgpKey.id }, enc })
+        }
+        for (const workers of [0, 2]) {
+            const s = join(work, `pgp-${workers}.sock`)
+            const d = await startDaemon(s, workers)
+            const c = await m.AgentClient.connect(s)
+            await c.unwrap(pgpEntries.slice(0, 1)) // unlock the key
+            const t = performance.now()
+            const results = await Promise.all(
+                Array.from({ length: Math.ceil(N / 50) }, (_, i) => c.unwrap(pgpEntries.slice(i * 50, i * 50 + 50))),
+            )
+            const ms = performance.now() - t
+            const good = results.flat().filter((r) => "part" in r).length
+            console.log(`RSA-4096 PGP unwraps, uncached, ${workers === 0 ? "main thread" : `${workers} worker threads`}: ${good}/${N} in ${ms.toFixed(0)} ms (${(ms / N).toFixed(2)} ms each)`)
+            c.close()
+            d.kill("SIGTERM")
+        }
+    }
+} finally {
+    rmSync(work, { recursive: true, force: true })
+}
