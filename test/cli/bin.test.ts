@@ -1,10 +1,10 @@
-import { existsSync, readFileSync, statSync } from "node:fs"
+import { readFileSync, statSync } from "node:fs"
 import path from "node:path"
 import { describe, expect, it } from "vitest"
-import { binPath, repoRoot, run } from "./run.js"
+import { binPath, needs, repoRoot, run, which } from "./run.js"
 
 const pkg = JSON.parse(readFileSync(path.join(repoRoot, "package.json"), "utf8")) as { version: string; bin: Record<string, string> }
-const kubectl = "/usr/bin/kubectl"
+const kubectl = which("kubectl") ?? "kubectl"
 const pathWithBin = `${path.dirname(binPath)}:${process.env.PATH ?? "/usr/bin:/bin"}`
 
 describe("bin/kubectl-sops", () => {
@@ -38,7 +38,7 @@ describe("bin/kubectl-sops", () => {
         expect(sub.stdout).toContain("--encrypted-regex")
     })
 
-    it.runIf(existsSync(kubectl))("runs as a kubectl plugin", async () => {
+    it.runIf(needs("kubectl"))("runs as a kubectl plugin", async () => {
         const env = { ...process.env, PATH: pathWithBin }
         const version = await run(["sops", "--version"], { command: kubectl, env })
         expect(version.code).toBe(0)

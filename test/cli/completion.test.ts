@@ -1,8 +1,7 @@
 import { spawnSync } from "node:child_process"
-import { existsSync } from "node:fs"
 import path from "node:path"
 import { describe, expect, it } from "vitest"
-import { binPath, run, tempDir } from "./run.js"
+import { binPath, needs, run, tempDir, which } from "./run.js"
 
 const env = { ...process.env, PATH: `${path.dirname(binPath)}:${process.env.PATH ?? "/usr/bin:/bin"}` }
 
@@ -38,7 +37,7 @@ describe("completion", () => {
     })
 
     // compinit -D writes no dump file (never use -d /dev/null: as root, compinit renames its dump over the target).
-    it.runIf(existsSync("/usr/bin/zsh") || existsSync("/bin/zsh"))("registers a zsh completion for kubectl-sops", () => {
+    it.runIf(needs("zsh"))("registers a zsh completion for kubectl-sops", () => {
         const r = spawnSync(
             "zsh",
             ["-f", "-c", "autoload -Uz compinit && compinit -u -D && source <(kubectl-sops completion zsh) && print -r -- $_comps[kubectl-sops]"],
@@ -57,8 +56,8 @@ describe("completion", () => {
         expect(complete("encrypt", "")).toBe(":0\n")
     })
 
-    it.runIf(existsSync("/usr/bin/kubectl"))("completes `kubectl sops …` through kubectl", () => {
-        const r = spawnSync("/usr/bin/kubectl", ["__complete", "sops", "file"], { env, encoding: "utf8" })
+    it.runIf(needs("kubectl"))("completes `kubectl sops …` through kubectl", () => {
+        const r = spawnSync(which("kubectl") ?? "kubectl", ["__complete", "sops", "file"], { env, encoding: "utf8" })
         expect(r.stdout).toBe("filestatus\n:4\n")
     })
 

@@ -1,6 +1,6 @@
 /** Test helper: run the built `bin/kubectl-sops` as a child process. */
 import { spawn } from "node:child_process"
-import { mkdtempSync } from "node:fs"
+import { accessSync, constants, mkdtempSync } from "node:fs"
 import { tmpdir } from "node:os"
 import path from "node:path"
 import { fileURLToPath } from "node:url"
@@ -69,4 +69,23 @@ export function run(args: readonly string[], options: RunOptions = {}): Promise<
 /** A fresh temp folder. */
 export function tempDir(prefix = "ksops-cli-"): string {
     return mkdtempSync(path.join(tmpdir(), prefix))
+}
+
+/** The absolute path of a command on PATH, or undefined. */
+export function which(command: string): string | undefined {
+    for (const dir of (process.env.PATH ?? "/usr/bin:/bin").split(":")) {
+        const candidate = path.join(dir, command)
+        try {
+            accessSync(candidate, constants.X_OK)
+            return candidate
+        } catch {
+            // not here
+        }
+    }
+    return undefined
+}
+
+/** Tests that need an external tool run when it is installed, and always in CI (where .ci/run installs it). */
+export function needs(command: string): boolean {
+    return which(command) !== undefined || process.env.CI === "true"
 }
