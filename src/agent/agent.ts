@@ -31,6 +31,7 @@ import {
     type KeyInfo,
     type LockResult,
     PROTOCOL_VERSION,
+    type StatusResult,
     UNLOCK_HINT,
 } from "./protocol.js"
 
@@ -66,18 +67,7 @@ export interface AgentOptions {
 export type UnwrapOutcome = { part: Uint8Array } | { error: AgentProtocolError }
 
 /** What {@link Agent.status} reports (the server adds pid, socket and clients). */
-export interface AgentStatus {
-    protocol: number
-    agentVersion: string
-    keychain: string
-    startedAt: string
-    uptimeSeconds: number
-    keysLoaded: number
-    keysUnlocked: number
-    cacheEntries: number
-    idleTtlSeconds: number
-    maxTtlSeconds: number
-}
+export type AgentStatus = Omit<StatusResult, "pid" | "socket" | "clients">
 
 /** Default idle TTL (10 minutes, as gpg-agent). */
 export const DEFAULT_IDLE_TTL_MS = 600_000
@@ -123,7 +113,13 @@ export class Agent {
         const idleTtlMs = options.idleTtlMs ?? DEFAULT_IDLE_TTL_MS
         const maxTtlMs = Math.max(options.maxTtlMs ?? DEFAULT_MAX_TTL_MS, idleTtlMs)
         const common = { idleTtlMs, maxTtlMs, now: this.#now }
-        this.#keys = new TtlCache<string, UnlockedKey>({ ...common, wipe: (k) => k.wipe() })
+        this.#keys = new TtlCache<string, UnlockedKey>({
+            ...common,
+            wipe: (k) => {
+                k.wipe()
+                this.onKeyWiped?.(k)
+            },
+        })
         this.#dataKeys = new TtlCache<string, Uint8Array>(common)
         this.#unwrapper = options.unwrapper
         this.#rsaDecrypt = options.rsaDecrypt
@@ -301,8 +297,11 @@ export class Agent {
         return { lockedKeys, wipedCacheEntries }
     }
 
-    /** Called after {@link lock} (the worker pool forgets its keys). */
+    /** Called after {@link lock} and {@link close} (the worker pool forgets its keys). */
     onLock: (() => void) | undefined
+
+    /** Called when one unlocked key is wiped: evicted (TTL), replaced, removed, locked (the pool forgets it). */
+    onKeyWiped: ((key: UnlockedKey) => void) | undefined
 
     // -----------------------------------------------------------------------------------------------------
     // unwrap
