@@ -3,14 +3,19 @@
 // (one connection each, one request in flight each) send cached `datakey/unwrap` requests for ~3 s.
 // Prints p50/p99 latency, requests/s and the daemon's peak RSS (VmHWM). Targets: p99 ≤ 2 ms, ≥ 5,000 req/s,
 // ≤ 100 MiB. Runs from the TypeScript sources (bundled with esbuild into node_modules/.cache), no build needed.
-// Usage: node scripts/bench-agent.mjs [--seconds N] [--clients N] [--window N] [--pgp]
-//   --pgp  also time 200 uncached RSA-4096 PGP unwraps in one batch, with and without the RSA worker pool.
+// Usage: node scripts/bench-agent.mjs [--seconds N] [--clients N] [--window N] [--pgp [--pgp-count N]
+//        [--pgp-batch N] [--pgp-workers 0,1,2,3]]
+//   --pgp  also time uncached RSA-4096 PGP unwraps (the vector key cluster0; default 1,000 entries in batches of
+//          16, all in flight) on the daemon's main thread and on worker pools of several sizes, with the daemon's
+//          CPU seconds per thread.
 import { execFileSync, spawn } from "node:child_process"
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
+import { randomBytes } from "node:crypto"
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
 
 const root = fileURLToPath(new URL("../", import.meta.url))
+const VECTOR_KEYS = join(root, "../shared/vectors/sops-3.13.2/keys")
 const argv = process.argv.slice(2)
 const opt = (name, def) => {
     const i = argv.indexOf(`--${name}`)
@@ -32,6 +37,7 @@ export { runDaemon } from ${JSON.stringify(join(root, "src/agent/daemon.ts"))}
 export { FileKeychain } from ${JSON.stringify(join(root, "src/agent/keychain.ts"))}
 export { ageProvider } from ${JSON.stringify(join(root, "src/keys/age.ts"))}
 export { createKeyContext } from ${JSON.stringify(join(root, "src/keys/context.ts"))}
+export { encryptWithKeyFiles } from ${JSON.stringify(join(root, "src/keys/pgp-openpgp.ts"))}
 `,
 )
 const bundle = join(cache, "agent.mjs")
@@ -77,6 +83,23 @@ function vmHwmMiB(pid) {
     return kb / 1024
 }
 
+/** CPU seconds per thread of a process (since `base`): total and the three busiest. */
+function threadCpu(pid, base = new Map()) {
+    const tick = 100
+    const now = new Map()
+    for (const tid of readdirSync(`/proc/${pid}/task`)) {
+        try {
+            const f = readFileSync(`/proc/${pid}/task/${tid}/stat`, "utf8").split(") ")[1].split(" ")
+            now.set(tid, (Number(f[11]) + Number(f[12])) / tick)
+        } catch {
+            // the thread ended
+        }
+    }
+    if (base.size === 0) return now
+    const per = [...now].map(([tid, s]) => s - (base.get(tid) ?? 0)).sort((a, b) => b - a)
+    return { total: per.reduce((a, b) => a + b, 0), top: per.slice(0, 3) }
+}
+
 const pct = (sorted, p) => sorted[Math.min(sorted.length - 1, Math.floor((sorted.length * p) / 100))]
 
 try {
@@ -87,8 +110,11 @@ try {
         const enc = await m.ageProvider.encrypt({ recipient: key.recipient }, new Uint8Array(32).fill(i), ctx)
         entries.push({ type: "age", params: { recipient: key.recipient }, enc })
     }
-    let pgpKey
-    if (argv.includes("--pgp")) pgpKey = await setup.generate({ type: "pgp", name: "bench-pgp" })
+    let pgpFp
+    if (argv.includes("--pgp")) {
+        // the vector key: RSA 4096 with an RSA 4096 subkey, made with the Flux guide's parameters
+        ;[{ id: pgpFp }] = await setup.importKeys({ text: readFileSync(join(VECTOR_KEYS, "cluster0.sec.asc"), "utf8") })
+    }
     setup.close()
 
     // ---- P6: cached unwraps
@@ -130,33 +156,39 @@ try {
     console.log(`  ${Math.round(rate)} req/s (target ≥ 5,000: ${ok(rate >= 5000)})`)
     console.log(`  daemon peak RSS ${rss.toFixed(1)} MiB (target ≤ 100 MiB: ${ok(rss <= 100)}); cache entries ${status.cacheEntries}`)
 
-    // ---- RSA-4096 PGP unwraps, uncached: main thread vs worker pool
-    if (pgpKey !== undefined) {
-        const N = opt("pgp-count", 200)
-        const pgp = await import("openpgp")
-        const exporter = new m.Agent({ keychain: keychain() })
-        const pub = await pgp.readKey({ armoredKey: (await exporter.exportKey(pgpKey.id)).text })
-        exporter.close()
+    // ---- RSA-4096 PGP unwraps, uncached: main thread vs worker pools of several sizes
+    if (pgpFp !== undefined) {
+        const N = opt("pgp-count", 1000)
+        const BATCH = opt("pgp-batch", 16)
+        const pub = [{ path: "cluster0.pub.asc", text: readFileSync(join(VECTOR_KEYS, "cluster0.pub.asc"), "utf8") }]
         const pgpEntries = []
+        const parts = []
         for (let i = 0; i < N; i++) {
-            const message = await pgp.createMessage({ binary: new Uint8Array(32).fill(i % 256) })
-            const enc = await pgp.encrypt({ message, encryptionKeys: pub })
-            pgpEntries.push({ type: "pgp", params: { fp: pgpKey.id }, enc })
+            const part = randomBytes(32)
+            parts.push(part.toString("base64"))
+            pgpEntries.push({ type: "pgp", params: { fp: pgpFp }, enc: await m.encryptWithKeyFiles(pub, pgpFp, part) })
         }
-        for (const workers of [0, 2]) {
+        const sizes = argv.includes("--pgp-workers") ? String(argv[argv.indexOf("--pgp-workers") + 1]).split(",").map(Number) : [0, 1, 2, 3]
+        for (const workers of sizes) {
             const s = join(work, `pgp-${workers}.sock`)
             const d = await startDaemon(s, workers)
             const c = await m.AgentClient.connect(s)
-            await c.unwrap(pgpEntries.slice(0, 1)) // unlock the key
+            await c.unwrap([pgpEntries[0]]) // unlock the key (the first unwrap is cached; the rest are not)
+            const cpu0 = threadCpu(d.pid)
             const t = performance.now()
             const results = await Promise.all(
-                Array.from({ length: Math.ceil(N / 50) }, (_, i) => c.unwrap(pgpEntries.slice(i * 50, i * 50 + 50))),
+                Array.from({ length: Math.ceil((N - 1) / BATCH) }, (_, i) => c.unwrap(pgpEntries.slice(1 + i * BATCH, 1 + i * BATCH + BATCH))),
             )
             const ms = performance.now() - t
-            const good = results.flat().filter((r) => "part" in r).length
-            console.log(`RSA-4096 PGP unwraps, uncached, ${workers === 0 ? "main thread" : `${workers} worker threads`}: ${good}/${N} in ${ms.toFixed(0)} ms (${(ms / N).toFixed(2)} ms each)`)
+            const cpu = threadCpu(d.pid, cpu0)
+            const good = results.flat().filter((r, i) => "part" in r && r.part === parts[i + 1]).length
+            const label = workers === 0 ? "main thread" : `${workers} worker thread${workers > 1 ? "s" : ""}`
+            console.log(
+                `RSA-4096 PGP unwraps, uncached, ${label}: ${good}/${N - 1} in ${ms.toFixed(0)} ms (${((N - 1) / (ms / 1000)).toFixed(0)}/s; daemon CPU ${cpu.total.toFixed(2)} s, busiest threads ${cpu.top.map((x) => x.toFixed(2)).join(", ")} s)`,
+            )
             c.close()
             d.kill("SIGTERM")
+            await new Promise((r) => d.once("exit", r))
         }
     }
 } finally {

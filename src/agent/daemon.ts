@@ -81,6 +81,9 @@ export async function runDaemon(options: DaemonOptions = {}): Promise<RunningDae
         rsaDecrypt: pool === undefined ? undefined : (key, padded) => pool.decrypt(key.privateKey, padded),
     })
     agent.onLock = () => pool?.forgetKeys()
+    agent.onKeyWiped = (k) => {
+        if (pool !== undefined && k.material.kind === "pgp") for (const r of k.material.rsa) pool.forgetKey(r.privateKey)
+    }
     let resolveDone!: () => void
     const done = new Promise<void>((r) => {
         resolveDone = r

@@ -20,11 +20,30 @@ import {
     unwrapFileKey,
     x25519,
 } from "./age-format.js"
-import { type HybridMaterial, type PgpMaterial, type UnlockedKey, type X25519Material, displayId } from "./keystore.js"
+import {
+    type HybridMaterial,
+    type PgpMaterial,
+    type PgpRsaKey,
+    type UnlockedKey,
+    type X25519Material,
+    displayId,
+} from "./keystore.js"
 import { SYMMETRIC, unpadSessionKey } from "./pgp-openpgp.js"
 
 /** Largest data we inflate from a compressed packet (a data key is 32 bytes). */
 const MAX_INFLATED = 1024 * 1024
+
+/**
+ * Raw RSA decryption (`RSA_NO_PADDING`) of a ciphertext left-padded to the modulus length, returning the encoded
+ * message (unpadded by the caller in constant time). The agent passes one that runs on its worker threads.
+ */
+export type RsaDecrypt = (key: PgpRsaKey, padded: Uint8Array) => Promise<Uint8Array>
+
+/** Options of {@link unwrapWith}. */
+export interface UnwrapOptions {
+    /** Where the RSA private-key operation runs (default: `privateDecrypt` in the calling thread). */
+    rsaDecrypt?: RsaDecrypt
+}
 
 function fail(key: UnlockedKey, why: string, cause?: unknown): KsopsError {
     return new KsopsError(ErrorKind.Generic, `cannot decrypt data key with ${key.type} key ${displayId(key.id)}: ${why}`, {
@@ -37,11 +56,11 @@ function fail(key: UnlockedKey, why: string, cause?: unknown): KsopsError {
  * @returns the data key (or Shamir share), or null when the entry is not meant for this key.
  * @throws KsopsError when the entry is meant for this key but cannot be decrypted (malformed, tampered, wiped key).
  */
-export async function unwrapWith(entry: KeyEntry, key: UnlockedKey): Promise<Uint8Array | null> {
+export async function unwrapWith(entry: KeyEntry, key: UnlockedKey, options: UnwrapOptions = {}): Promise<Uint8Array | null> {
     if (key.wiped) throw fail(key, "the key was locked")
     const m = key.material
     if (entry.type === "age" && (m.kind === "x25519" || m.kind === "age-pq")) return unwrapAge(entry.enc, key, m)
-    if (entry.type === "pgp" && m.kind === "pgp") return unwrapPgp(entry.enc, key, m)
+    if (entry.type === "pgp" && m.kind === "pgp") return unwrapPgp(entry.enc, key, m, options.rsaDecrypt)
     return null
 }
 
@@ -277,7 +296,12 @@ async function openpgpDecrypt(
     return result.data as Uint8Array
 }
 
-async function unwrapPgp(enc: string, key: UnlockedKey, m: PgpMaterial): Promise<Uint8Array | null> {
+/** `privateDecrypt` with no padding, in this thread. */
+function rsaHere(key: PgpRsaKey, padded: Uint8Array): Uint8Array {
+    return privateDecrypt({ key: key.privateKey, padding: constants.RSA_NO_PADDING }, padded)
+}
+
+async function unwrapPgp(enc: string, key: UnlockedKey, m: PgpMaterial, rsaDecrypt?: RsaDecrypt): Promise<Uint8Array | null> {
     let packets: Packet[]
     try {
         packets = readPackets(dearmorPgpMessage(enc))
@@ -302,10 +326,15 @@ async function unwrapPgp(enc: string, key: UnlockedKey, m: PgpMaterial): Promise
             if (pk.mpi.length > rsa.modulusBytes) continue
             const padded = Buffer.alloc(rsa.modulusBytes)
             padded.set(pk.mpi, rsa.modulusBytes - pk.mpi.length)
-            let em: Buffer
+            let em: Uint8Array
             try {
-                em = privateDecrypt({ key: rsa.privateKey, padding: constants.RSA_NO_PADDING }, padded)
+                em = rsaDecrypt === undefined ? rsaHere(rsa, padded) : await rsaDecrypt(rsa, padded)
             } catch {
+                if (key.wiped) throw fail(key, "the key was locked")
+                continue
+            }
+            if (em.length !== rsa.modulusBytes) {
+                em.fill(0)
                 continue
             }
             const sk = unpadSessionKey(em)
