@@ -66,6 +66,9 @@ step("esbuild dist/fast/main.cjs", () => {
         "--external:@oclif/core",
         "--external:openpgp",
         "--external:age-encryption",
+        // the key agent's native keychain binding (a .node file) and its WebSocket library load from node_modules
+        "--external:@napi-rs/keyring",
+        "--external:ws",
         `--outfile=${fastDir}-next/main.cjs`,
         "--log-level=warning",
     ])

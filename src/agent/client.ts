@@ -215,6 +215,14 @@ export class AgentClient {
         return this.#closedError === undefined && this.#ws.readyState === WebSocket.OPEN
     }
 
+    /**
+     * Let the process exit while the connection is idle (the CLI's file commands keep it open without closing it).
+     * A pending call still keeps the process alive through its timeout timer.
+     */
+    unref(): void {
+        ;(this.#ws as unknown as { _socket?: { unref?: () => void } })._socket?.unref?.()
+    }
+
     /** Close the connection (pending calls fail). */
     close(): void {
         this.#shutdown(new AgentError("closed", "agent connection closed by the client"))

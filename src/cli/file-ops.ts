@@ -62,8 +62,34 @@ function pooledRandom(): (n: number) => Uint8Array {
     }
 }
 
-/** The process runtime: local key service with a per-process memo, node:crypto randomness, the wall clock. */
-export function createRuntime(io: CommandIo): Runtime {
+/**
+ * The local keys, with the key agent in front when allowed: its module loads only when an age/PGP entry has to be
+ * decrypted (encryption and other key types never touch it).
+ */
+function agentAware(io: CommandIo, local: KeyService): KeyService {
+    let agent: Promise<KeyService> | undefined
+    const load = () => {
+        agent ??= import("./actions/agent-runtime.js").then((m) => new m.AgentAwareKeyService(io, local))
+        return agent
+    }
+    return {
+        keyId: (entry) => local.keyId(entry),
+        encrypt: (entry, part) => local.encrypt(entry, part),
+        decrypt: async (entry) => (entry.type === "age" || entry.type === "pgp" ? (await load()).decrypt(entry) : local.decrypt(entry)),
+    }
+}
+
+/** Options of {@link createRuntime}. */
+export interface RuntimeOptions {
+    /** `--no-agent`: local keys only (also `KUBECTL_SOPS_NO_AGENT=1`). */
+    noAgent?: boolean
+}
+
+/**
+ * The process runtime: local key service with a per-process memo (behind the key agent unless `noAgent` or
+ * `KUBECTL_SOPS_NO_AGENT=1`), node:crypto randomness, the wall clock.
+ */
+export function createRuntime(io: CommandIo, options: RuntimeOptions = {}): Runtime {
     const ctx = createKeyContext({
         env: io.env,
         homeDir: io.env.HOME ?? homedir(),
@@ -71,9 +97,11 @@ export function createRuntime(io: CommandIo): Runtime {
             io.stderr.write(`${message}\n`)
         },
     })
+    const local = new LocalKeyService(ctx)
+    const noAgent = options.noAgent === true || ["1", "true", "yes"].includes((io.env.KUBECTL_SOPS_NO_AGENT ?? "").toLowerCase())
     return {
         io,
-        keys: new LocalKeyService(ctx),
+        keys: noAgent ? local : agentAware(io, local),
         entropy: { randomBytes: pooledRandom(), now: () => new Date() },
     }
 }

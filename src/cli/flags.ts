@@ -35,6 +35,12 @@ export const decryptionFlags = {
         env: "SOPS_DECRYPTION_ORDER",
         summary: "Comma-separated key types to try first when decrypting (e.g. age,pgp)",
     },
+    /** Decrypt with the local keys only (the agent policy: src/cli/actions/agent-runtime.ts). */
+    "no-agent": {
+        type: "boolean",
+        env: "KUBECTL_SOPS_NO_AGENT",
+        summary: "Do not use or start the key agent; only local keys (age identities, GnuPG, …) decrypt",
+    },
 } as const satisfies Record<string, FlagSpec>
 
 function keyFlag(summary: string, char?: string): FlagSpec {

@@ -20,6 +20,17 @@ export const FAST_COMMANDS: Readonly<Record<string, () => Promise<CommandSpec>>>
     set: async () => (await import("./actions/set.js")).set,
     unset: async () => (await import("./actions/set.js")).unset,
     updatekeys: async () => (await import("./actions/updatekeys.js")).updatekeys,
+    // topic commands: two-word ids
+    "agent lock": async () => (await import("./actions/agent.js")).agentLock,
+    "agent start": async () => (await import("./actions/agent.js")).agentStart,
+    "agent status": async () => (await import("./actions/agent.js")).agentStatus,
+    "agent stop": async () => (await import("./actions/agent.js")).agentStop,
+    "agent unlock": async () => (await import("./actions/agent.js")).agentUnlock,
+    "keys export": async () => (await import("./actions/keys.js")).keysExport,
+    "keys generate": async () => (await import("./actions/keys.js")).keysGenerate,
+    "keys import": async () => (await import("./actions/keys.js")).keysImport,
+    "keys list": async () => (await import("./actions/keys.js")).keysList,
+    "keys remove": async () => (await import("./actions/keys.js")).keysRemove,
 
 }
 
@@ -40,8 +51,14 @@ export function wantsHelp(argv: readonly string[]): boolean {
  * @returns the exit status (also set on `process.exitCode` by the oclif path).
  */
 export async function main(argv: readonly string[], root: URL, io: CommandIo): Promise<number> {
-    const [id, ...rest] = argv
-    const load = id === undefined ? undefined : FAST_COMMANDS[id]
+    let [id, ...rest] = argv
+    let load = id === undefined ? undefined : FAST_COMMANDS[id]
+    if (load === undefined && rest.length > 0 && FAST_COMMANDS[`${id} ${rest[0]}`] !== undefined) {
+        // a topic command (`agent start`): the id is two words
+        load = FAST_COMMANDS[`${id} ${rest[0]}`]
+        id = `${id} ${rest[0]}`
+        rest = rest.slice(1)
+    }
     if (load !== undefined && !wantsHelp(rest)) {
         try {
             const spec = await load()

@@ -48,7 +48,7 @@ export const decrypt: CommandSpec = {
     args: [{ name: "file", summary: "File to decrypt (stdin when omitted); several files or folders with -i" }],
     variadic: true,
     async run(parsed, io) {
-        const rt = createRuntime(io)
+        const rt = createRuntime(io, { noAgent: parsed.flags["no-agent"] === true })
         if (parsed.argv.length === 0) {
             if (parsed.flags["in-place"] === true) {
                 throw new KsopsError(ErrorKind.ConflictingParameters, "Error: cannot use --in-place when reading from stdin")

@@ -142,6 +142,6 @@ export const edit: CommandSpec = {
     async run(parsed, io) {
         const file = parsed.argv[0]
         if (file === undefined) throw new KsopsError(ErrorKind.NoFileSpecified, "Error: no file specified")
-        return editFile(createRuntime(io), file, parsed.flags)
+        return editFile(createRuntime(io, { noAgent: parsed.flags["no-agent"] === true }), file, parsed.flags)
     },
 }

@@ -62,7 +62,7 @@ export const rotate: CommandSpec = {
     args: [{ name: "file", summary: "File to rotate; several files or folders with -i", required: true }],
     variadic: true,
     async run(parsed, io) {
-        const rt = createRuntime(io)
+        const rt = createRuntime(io, { noAgent: parsed.flags["no-agent"] === true })
         const { files, bulk } = expandTargets(parsed.argv, io, parsed.flags.config as string | undefined)
         if (!bulk) {
             await rotateOne(rt, files[0], parsed.flags)

@@ -89,7 +89,7 @@ export const set: CommandSpec = {
                 hint: "usage: kubectl sops set FILE PATH VALUE",
             })
         }
-        const rt = createRuntime(io)
+        const rt = createRuntime(io, { noAgent: parsed.flags["no-agent"] === true })
         const parts = parseTreePath(pathText)
         let text: string
         if (fromStdin) text = new TextDecoder().decode(await readInput(undefined, () => io.stdin))
@@ -122,7 +122,7 @@ export const unset: CommandSpec = {
     ],
     async run(parsed, io) {
         const [file, pathText] = parsed.argv
-        const rt = createRuntime(io)
+        const rt = createRuntime(io, { noAgent: parsed.flags["no-agent"] === true })
         const parts = parseTreePath(pathText)
         const decrypted = await load(rt, file, parsed.flags)
         if (!unsetPath(decrypted.branches, parts)) {

@@ -120,11 +120,12 @@ export const updatekeys: CommandSpec = {
         yes: { type: "boolean", char: "y", summary: "Update without asking" },
         "shamir-secret-sharing-threshold": { type: "integer", summary: "Number of key groups needed to decrypt" },
         "decryption-order": decryptionFlags["decryption-order"],
+        "no-agent": decryptionFlags["no-agent"],
     },
     args: [{ name: "file", summary: "Files or folders", required: true }],
     variadic: true,
     async run(parsed, io) {
-        const rt = createRuntime(io)
+        const rt = createRuntime(io, { noAgent: parsed.flags["no-agent"] === true })
         const { files, bulk } = expandTargets(parsed.argv, io, parsed.flags.config as string | undefined)
         if (!bulk) {
             await updateOne(rt, files[0], parsed.flags)
