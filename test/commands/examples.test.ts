@@ -1,5 +1,5 @@
 import { spawnSync } from "node:child_process"
-import { chmodSync, cpSync, mkdirSync, readFileSync, writeFileSync } from "node:fs"
+import { chmodSync, cpSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs"
 import path from "node:path"
 import { describe, expect, it } from "vitest"
 import { repoRoot } from "../cli/run.js"
@@ -31,6 +31,35 @@ function exampleDir(id: string) {
     return { ...sb, editor }
 }
 
+let exampleCount = 0
+
+/**
+ * The key agent of an example: its own socket and its own Secret Service "service" (never the default one), so
+ * examples neither see each other's keys nor leave agents behind.
+ */
+function agentEnv(dir: string): Record<string, string> {
+    return {
+        KUBECTL_SOPS_AGENT_SOCK: path.join(dir, ".agent", "agent.sock"),
+        KUBECTL_SOPS_KEYCHAIN_SERVICE: `kubectl-sops-example-${process.pid}-${++exampleCount}`,
+    }
+}
+
+/** For `agent …`/`keys …` examples: a passphrase file, age identities in the default place, keys in the agent. */
+function prepareAgent(id: string, dir: string, env: Record<string, string>): void {
+    const keys = path.join(cases, "keys")
+    writeFileSync(path.join(dir, "passphrase.txt"), "example passphrase\n")
+    const ageDir = path.join(env.HOME, ".config", "sops", "age")
+    mkdirSync(ageDir, { recursive: true })
+    cpSync(path.join(keys, "age2.agekey"), path.join(ageDir, "keys.txt"))
+    mkdirSync(env.GNUPGHOME, { recursive: true, mode: 0o700 })
+    spawnSync("gpg", ["--batch", "--quiet", "--import", path.join(keys, "cluster0.sec.asc")], { env, stdio: "ignore" })
+    const preload = id === "agent:start" ? [] : id === "keys:import" ? ["age1.agekey"] : ["age1.agekey", "cluster0.sec.asc"]
+    for (const file of preload) {
+        const r = spawnSync(path.join(repoRoot, "bin", "kubectl-sops"), ["keys", "import", path.join(keys, file)], { cwd: dir, env, encoding: "utf8" })
+        expect(r.status, r.stderr).toBe(0)
+    }
+}
+
 describe("--help examples", () => {
     it("exist for every command and are written as kubectl sops …", () => {
         expect(examples.length).toBeGreaterThan(10)
@@ -40,12 +69,20 @@ describe("--help examples", () => {
 
     it.each(examples)("%s: %s", (id, command) => {
         const sb = exampleDir(id)
-        const r = spawnSync("bash", ["-c", `set -eo pipefail\n${command}`], {
-            cwd: sb.dir,
-            env: { ...sb.env, PATH: `${path.join(repoRoot, "bin")}:/usr/local/bin:/usr/bin:/bin`, EDITOR: sb.editor },
-            encoding: "utf8",
-        })
-        expect(r.stderr).not.toMatch(/internal error|Error:/)
-        expect(r.status, r.stderr).toBe(0)
+        const env: Record<string, string> = { ...sb.env, PATH: `${path.join(repoRoot, "bin")}:/usr/local/bin:/usr/bin:/bin`, EDITOR: sb.editor, ...agentEnv(sb.dir) }
+        delete env.KUBECTL_SOPS_KEYCHAIN
+        const agentCommand = /^(agent|keys):/.test(id)
+        if (agentCommand) prepareAgent(id, sb.dir, env)
+        try {
+            const r = spawnSync("bash", ["-c", `set -eo pipefail\n${command}`], { cwd: sb.dir, env, encoding: "utf8" })
+            expect(r.stderr).not.toMatch(/internal error|Error:/)
+            expect(r.status, r.stderr).toBe(0)
+        } finally {
+            // every example may have started an agent (directly or on first need): stop it, forget its keys
+            if (existsSync(env.KUBECTL_SOPS_AGENT_SOCK)) {
+                spawnSync(path.join(repoRoot, "bin", "kubectl-sops"), ["agent", "stop"], { cwd: sb.dir, env, stdio: "ignore" })
+            }
+            if (agentCommand) spawnSync("secret-tool", ["clear", "service", env.KUBECTL_SOPS_KEYCHAIN_SERVICE], { stdio: "ignore" })
+        }
     })
 })

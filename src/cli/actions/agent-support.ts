@@ -75,7 +75,13 @@ export async function connectAgent(io: CommandIo, options: { start?: boolean } =
     try {
         return await AgentClient.connect(socket, { clientName: "kubectl-sops" })
     } catch (e) {
-        if (!(e instanceof AgentError) || e.reason !== "not-running" || options.start === false) throw e
+        if (!(e instanceof AgentError) || e.reason !== "not-running") throw e
+        if (options.start === false) {
+            throw new AgentError("not-running", `no agent is running on ${socket}`, {
+                cause: e,
+                hint: 'start it with `eval "$(kubectl sops agent start)"`',
+            })
+        }
     }
     try {
         await spawnAgent(io, socket)
