@@ -3,11 +3,12 @@
 // (one connection each, one request in flight each) send cached `datakey/unwrap` requests for ~3 s.
 // Prints p50/p99 latency, requests/s and the daemon's peak RSS (VmHWM). Targets: p99 ≤ 2 ms, ≥ 5,000 req/s,
 // ≤ 100 MiB. Runs from the TypeScript sources (bundled with esbuild into node_modules/.cache), no build needed.
-// Usage: node scripts/bench-agent.mjs [--seconds N] [--clients N] [--window N] [--pgp [--pgp-count N]
+// Usage: node scripts/bench-agent.mjs [--json] [--seconds N] [--clients N] [--window N] [--pgp [--pgp-count N]
 //        [--pgp-batch N] [--pgp-workers 0,1,2,3]]
 //   --pgp  also time uncached RSA-4096 PGP unwraps (the vector key cluster0; default 1,000 entries in batches of
 //          16, all in flight) on the daemon's main thread and on worker pools of several sizes, with the daemon's
 //          CPU seconds per thread.
+//   --json print the P6 figures as one JSON line (what `npm run bench` reads).
 import { execFileSync, spawn } from "node:child_process"
 import { randomBytes } from "node:crypto"
 import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs"
@@ -151,10 +152,14 @@ try {
     const p99 = pct(latencies, 99)
     const rate = latencies.length / elapsed
     const ok = (b) => (b ? "ok" : "MISSED")
-    console.log(`P6 agent unwrap, cached: ${CLIENTS} clients × ${WINDOW} in flight, ${elapsed.toFixed(1)} s, ${latencies.length} requests, ${errors} errors`)
-    console.log(`  p50 ${p50.toFixed(3)} ms, p99 ${p99.toFixed(3)} ms (target ≤ 2 ms: ${ok(p99 <= 2)})`)
-    console.log(`  ${Math.round(rate)} req/s (target ≥ 5,000: ${ok(rate >= 5000)})`)
-    console.log(`  daemon peak RSS ${rss.toFixed(1)} MiB (target ≤ 100 MiB: ${ok(rss <= 100)}); cache entries ${status.cacheEntries}`)
+    if (argv.includes("--json")) {
+        console.log(JSON.stringify({ clients: CLIENTS, window: WINDOW, seconds: elapsed, requests: latencies.length, errors, p50, p99, rate, rssMiB: rss }))
+    } else console.log(`P6 agent unwrap, cached: ${CLIENTS} clients × ${WINDOW} in flight, ${elapsed.toFixed(1)} s, ${latencies.length} requests, ${errors} errors`)
+    if (!argv.includes("--json")) {
+        console.log(`  p50 ${p50.toFixed(3)} ms, p99 ${p99.toFixed(3)} ms (target ≤ 2 ms: ${ok(p99 <= 2)})`)
+        console.log(`  ${Math.round(rate)} req/s (target ≥ 5,000: ${ok(rate >= 5000)})`)
+        console.log(`  daemon peak RSS ${rss.toFixed(1)} MiB (target ≤ 100 MiB: ${ok(rss <= 100)}); cache entries ${status.cacheEntries}`)
+    }
 
     // ---- RSA-4096 PGP unwraps, uncached: main thread vs worker pools of several sizes
     if (pgpFp !== undefined) {
