@@ -25,6 +25,8 @@ function exampleDir(id: string) {
         chmodSync(path.join(sb.dir, target), 0o600)
     }
     writeFileSync(path.join(sb.dir, "value.json"), '"LS0tLS1CRUdJTi0tLS0t"')
+    // exec-env needs a flat file: the sops dotenv case.
+    sb.copy("dotenv/out.stdout", "app.env")
     const editor = path.join(sb.dir, ".editor.sh")
     writeFileSync(editor, '#!/bin/sh\nprintf "    extra: ZXh0cmE=\\n" >> "$1"\n')
     chmodSync(editor, 0o755)
