@@ -137,6 +137,36 @@ describe("agent with the RSA pool", () => {
         }
     })
 
+    it("an unlocked key evicted by its idle TTL is dropped from the workers too", async () => {
+        const pool = new RsaPool({ size: 1 })
+        let now = 1_000_000
+        const agent = new Agent({
+            keychain: fileKeychain(dir),
+            idleTtlMs: 60_000,
+            now: () => now,
+            rsaDecrypt: (key, padded) => pool.decrypt(key.privateKey, padded),
+        })
+        const forgotten: string[] = []
+        agent.onKeyWiped = (k) => {
+            if (k.material.kind !== "pgp") return
+            forgotten.push(k.id)
+            for (const r of k.material.rsa) pool.forgetKey(r.privateKey)
+        }
+        try {
+            const [first] = await agent.unwrap([entries[0]])
+            expect("part" in first).toBe(true)
+            expect(pool.stats().keySends).toBe(1)
+            now += 61_000
+            const [second] = await agent.unwrap([entries[1]])
+            expect("part" in second && Buffer.from(second.part).equals(parts[1])).toBe(true)
+            expect(forgotten).toEqual([FP])
+            expect(pool.stats().keySends).toBe(2) // the re-unlocked key went to the worker again
+        } finally {
+            agent.close()
+            await pool.close()
+        }
+    })
+
     it("unwrapWith runs the RSA operation through rsaDecrypt, and a failing one is a KsopsError, not a wrong key", async () => {
         const [stored] = await importKeys(SECRET, { now: new Date("2026-01-01T00:00:00Z") })
         const key = await unlockKey(stored)
