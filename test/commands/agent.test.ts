@@ -273,6 +273,23 @@ describe("agent command lines", () => {
         expect(stop.stderr).toMatch(/no agent was running/)
     })
 
+    it("completion knows the topic commands (kubectl plugin completion and bash)", async () => {
+        const sb = agentSandbox("complete")
+        expect((await sb.ks(["__complete", "ag"])).stdout).toBe("agent\n:4\n")
+        expect((await sb.ks(["__complete", "agent", ""])).stdout).toBe("lock\nstart\nstatus\nstop\nunlock\n:4\n")
+        expect((await sb.ks(["__complete", "keys", "generate", "--type", ""])).stdout).toBe("age\nage-pq\npgp\n:4\n")
+        expect((await sb.ks(["__complete", "agent", "start", "--idle"])).stdout).toBe("--idle-ttl\n:4\n")
+        const script = path.join(sb.dir, "c.bash")
+        writeFileSync(script, (await sb.ks(["completion", "bash"])).stdout)
+        const complete = (...words: string[]) =>
+            execFileSync("bash", ["-c", `source "$0"; COMP_WORDS=("$@"); COMP_CWORD=$(($# - 1)); _kubectl_sops; echo "\${COMPREPLY[*]}"`, script, "kubectl-sops", ...words])
+                .toString()
+                .trim()
+        expect(complete("keys", "")).toBe("export generate import list remove")
+        expect(complete("keys", "list", "--o")).toBe("--output")
+        expect(complete("keys", "list", "-o", "y")).toBe("yaml")
+    })
+
     it("--help works for topic commands", async () => {
         const sb = agentSandbox("help")
         const r = await sb.ks(["agent", "start", "--help"])

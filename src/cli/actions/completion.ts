@@ -48,6 +48,19 @@ function visible(m: Manifest) {
         .sort(([a], [b]) => a.localeCompare(b))
 }
 
+/** Top-level words: command ids and the topics of topic commands (`agent` for `agent:start`). */
+function topWords(m: Manifest): string[] {
+    return [...new Set(visible(m).map(([id]) => id.split(":")[0]))]
+}
+
+/** Subcommands of a topic (`start`, `stop` for `agent`), empty for a plain command. */
+function subcommands(m: Manifest, topic: string): string[] {
+    return visible(m)
+        .map(([id]) => id)
+        .filter((id) => id.startsWith(`${topic}:`))
+        .map((id) => id.slice(topic.length + 1))
+}
+
 function flagWords(c: Manifest["commands"][string]): string[] {
     const words: string[] = ["--help"]
     for (const [name, f] of Object.entries(c.flags)) {
@@ -61,6 +74,7 @@ function flagWords(c: Manifest["commands"][string]): string[] {
 /** A bash script: `complete -F _kubectl_sops kubectl-sops`. */
 export function bashScript(m: Manifest): string {
     const cmds = visible(m)
+    const topics = topWords(m).filter((t) => subcommands(m, t).length > 0)
     const cases: string[] = []
     for (const [id, c] of cmds) {
         const valueFlags: string[] = []
@@ -96,9 +110,16 @@ _kubectl_sops() {
         esac
     done
     if [[ -z "$cmd" ]]; then
-        COMPREPLY=($(compgen -W "${cmds.map(([id]) => id).join(" ")} --help --version" -- "$cur"))
+        COMPREPLY=($(compgen -W "${topWords(m).join(" ")} --help --version" -- "$cur"))
         return
     fi
+    case "$cmd" in
+${topics
+    .map((t) => `        ${t})
+            if ((i + 1 >= COMP_CWORD)); then COMPREPLY=($(compgen -W "${subcommands(m, t).join(" ")}" -- "$cur")); return; fi
+            cmd="${t}:\${COMP_WORDS[i+1]}" ;;`)
+    .join("\n")}
+    esac
     case "$cmd" in
 ${cases.join("\n")}
     esac
@@ -121,7 +142,25 @@ function zshQuote(s: string): string {
 /** A zsh script: `compdef _kubectl_sops kubectl-sops`. */
 export function zshScript(m: Manifest): string {
     const cmds = visible(m)
-    const described = cmds.map(([id, c]) => `        '${zshQuote(id)}:${zshQuote(c.summary ?? "")}'`)
+    const topics = topWords(m).filter((t) => subcommands(m, t).length > 0)
+    const described = topWords(m).map((w) => {
+        const summary = topics.includes(w) ? `${w} commands (${subcommands(m, w).join(", ")})` : (m.commands[w]?.summary ?? "")
+        return `        '${zshQuote(w)}:${zshQuote(summary)}'`
+    })
+    const topicCases = topics.map((t) => {
+        const subs = cmds.filter(([id]) => id.startsWith(`${t}:`)).map(([id, c]) => `'${zshQuote(id.slice(t.length + 1))}:${zshQuote(c.summary ?? "")}'`)
+        return `        ${t})
+            if (( CURRENT == 2 )); then
+                local -a subs
+                subs=(${subs.join(" ")})
+                _describe -t commands '${t} command' subs
+                return
+            fi
+            cmd="${t}:\${words[2]}"
+            shift words
+            (( CURRENT-- ))
+            ;;`
+    })
     const cases: string[] = []
     for (const [id, c] of cmds) {
         const specs: string[] = ["'--help[show help]'"]
@@ -152,6 +191,9 @@ ${described.join("\n")}
     shift words
     (( CURRENT-- ))
     case "$cmd" in
+${topicCases.join("\n")}
+    esac
+    case "$cmd" in
 ${cases.join("\n")}
     esac
 }
@@ -173,11 +215,16 @@ const DIRECTIVE_NO_FILE = 4
 export function kubectlCompletions(manifest: Manifest, words: readonly string[]): string {
     const partial = words.at(-1) ?? ""
     const before = words.slice(0, -1)
-    const commands = visible(manifest)
-    const id = before.find((w) => !w.startsWith("-"))
+    const positional = before.filter((w) => !w.startsWith("-"))
+    let id = positional[0]
     const out = (candidates: string[], directive: number) =>
         `${[...candidates.filter((c) => c.startsWith(partial)), `:${directive}`].join("\n")}\n`
-    if (id === undefined) return out(partial.startsWith("-") ? ["--help", "--version"] : commands.map(([name]) => name), DIRECTIVE_NO_FILE)
+    if (id === undefined) return out(partial.startsWith("-") ? ["--help", "--version"] : topWords(manifest), DIRECTIVE_NO_FILE)
+    if (manifest.commands[id] === undefined && subcommands(manifest, id).length > 0) {
+        // a topic: `agent <TAB>` lists its subcommands, `agent start …` completes `agent:start`
+        if (positional.length < 2) return out(partial.startsWith("-") ? ["--help"] : subcommands(manifest, id), DIRECTIVE_NO_FILE)
+        id = `${id}:${positional[1]}`
+    }
     const command = manifest.commands[id]
     if (command === undefined) return out([], DIRECTIVE_DEFAULT)
     const prev = before.at(-1) ?? ""
