@@ -3,12 +3,12 @@
  * real Secret Service of the test D-Bus session (scripts/with-keyring.sh) under a service name of its own, and the
  * file keychain. Every agent started here is stopped in afterAll.
  */
-import { execFileSync, spawnSync } from "node:child_process"
+import { execFileSync, spawn, spawnSync } from "node:child_process"
 import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs"
 import path from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { parse } from "yaml"
-import { baseEnv, run, tempDir } from "../cli/run.js"
+import { baseEnv, binPath, run, tempDir } from "../cli/run.js"
 import { AGE1, cases, PGP_FP } from "./fixtures.js"
 
 const keysDir = path.join(cases, "keys")
@@ -203,6 +203,37 @@ describe("agent and keys with the Secret Service", () => {
         expect(r.code).toBe(0)
         expect(parse(r.stdout)).toEqual(plain)
         expect((await ks(["agent", "status"])).code).toBe(0)
+    })
+})
+
+describe("agent unlock on a terminal", () => {
+    const sb = agentSandbox("tty")
+    afterAll(async () => {
+        await sb.ks(["agent", "stop"])
+        spawnSync("secret-tool", ["clear", "service", sb.service])
+    })
+
+    it("asks for the passphrase with echo off", async () => {
+        const g = await sb.ks(["keys", "generate", "--type", "age", "--passphrase-stdin"], { input: "tty secret\n" })
+        expect(g.code, g.stderr).toBe(0)
+        const recipient = g.stdout.trim()
+        // script(1) gives the command a pseudo-terminal; the passphrase is typed once the prompt is shown
+        const child = spawn("script", ["-qec", `${process.execPath} ${binPath} agent unlock`, "/dev/null"], { cwd: sb.dir, env: sb.env })
+        let output = ""
+        let typed = false
+        child.stdout.on("data", (c: Buffer) => {
+            output += c.toString("utf8")
+            if (!typed && output.includes("Passphrase: ")) {
+                typed = true
+                child.stdin.write("tty secret\r")
+            }
+        })
+        const code = await new Promise<number | null>((resolve) => child.on("close", resolve))
+        expect(code, output).toBe(0)
+        expect(output).toContain(`unlocked ${recipient}`)
+        expect(output).not.toContain("tty secret")
+        const listed = JSON.parse((await sb.ks(["keys", "list", "-o", "json"])).stdout)
+        expect(listed[0]).toMatchObject({ id: recipient, protected: true, unlocked: true })
     })
 })
 
