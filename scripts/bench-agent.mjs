@@ -3,11 +3,12 @@
 // (one connection each, one request in flight each) send cached `datakey/unwrap` requests for ~3 s.
 // Prints p50/p99 latency, requests/s and the daemon's peak RSS (VmHWM). Targets: p99 ≤ 2 ms, ≥ 5,000 req/s,
 // ≤ 100 MiB. Runs from the TypeScript sources (bundled with esbuild into node_modules/.cache), no build needed.
-// Usage: node scripts/bench-agent.mjs [--json] [--seconds N] [--clients N] [--window N] [--pgp [--pgp-count N]
+// Usage: node scripts/bench-agent.mjs [--json] [--seconds N] [--clients N] [--window N] [--rate R] [--pgp [--pgp-count N]
 //        [--pgp-batch N] [--pgp-workers 0,1,2,3]]
 //   --pgp  also time uncached RSA-4096 PGP unwraps (the vector key cluster0; default 1,000 entries in batches of
 //          16, all in flight) on the daemon's main thread and on worker pools of several sizes, with the daemon's
 //          CPU seconds per thread.
+//   --rate R  pace the clients to R requests/s together (latency at a stated load) instead of saturating.
 //   --json print the P6 figures as one JSON line (what `npm run bench` reads).
 import { execFileSync, spawn } from "node:child_process"
 import { randomBytes } from "node:crypto"
@@ -25,6 +26,7 @@ const opt = (name, def) => {
 const SECONDS = opt("seconds", 3)
 const CLIENTS = opt("clients", 16)
 const WINDOW = opt("window", 1)
+const RATE = opt("rate", 0)
 
 // bundle the agent modules used here (children cannot run TypeScript)
 const cache = join(root, "node_modules", ".cache", "ksops-bench-agent")
@@ -128,11 +130,21 @@ try {
     let errors = 0
     const start = performance.now()
     const end = start + SECONDS * 1000
+    // --rate R: each client sends on its own schedule so that all together send R requests/s (latency at a stated
+    // load); without it every client sends its next request as soon as the previous one is answered (saturation)
+    const interval = RATE > 0 ? (CLIENTS * WINDOW * 1000) / RATE : 0
+    const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
     await Promise.all(
         clients.flatMap((c, ci) =>
             Array.from({ length: WINDOW }, async (_, w) => {
                 let i = ci * WINDOW + w
+                let due = start + (interval * (ci * WINDOW + w)) / (CLIENTS * WINDOW)
                 while (performance.now() < end) {
+                    if (interval > 0) {
+                        const wait = due - performance.now()
+                        if (wait >= 1) await sleep(wait)
+                        due += interval
+                    }
                     const t = performance.now()
                     const [r] = await c.unwrap([entries[i++ % entries.length]])
                     latencies.push(performance.now() - t)
@@ -153,8 +165,8 @@ try {
     const rate = latencies.length / elapsed
     const ok = (b) => (b ? "ok" : "MISSED")
     if (argv.includes("--json")) {
-        console.log(JSON.stringify({ clients: CLIENTS, window: WINDOW, seconds: elapsed, requests: latencies.length, errors, p50, p99, rate, rssMiB: rss }))
-    } else console.log(`P6 agent unwrap, cached: ${CLIENTS} clients × ${WINDOW} in flight, ${elapsed.toFixed(1)} s, ${latencies.length} requests, ${errors} errors`)
+        console.log(JSON.stringify({ clients: CLIENTS, window: WINDOW, pacedTo: RATE, seconds: elapsed, requests: latencies.length, errors, p50, p99, rate, rssMiB: rss }))
+    } else console.log(`P6 agent unwrap, cached: ${CLIENTS} clients × ${WINDOW} in flight${RATE > 0 ? `, paced to ${RATE} req/s` : ""}, ${elapsed.toFixed(1)} s, ${latencies.length} requests, ${errors} errors`)
     if (!argv.includes("--json")) {
         console.log(`  p50 ${p50.toFixed(3)} ms, p99 ${p99.toFixed(3)} ms (target ≤ 2 ms: ${ok(p99 <= 2)})`)
         console.log(`  ${Math.round(rate)} req/s (target ≥ 5,000: ${ok(rate >= 5000)})`)

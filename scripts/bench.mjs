@@ -185,20 +185,28 @@ if (want("P5")) {
     }
 }
 
-// P6: the agent under 16 concurrent clients (cached unwraps): scripts/bench-agent.mjs.
+// P6: the agent under 16 concurrent clients (cached unwraps): scripts/bench-agent.mjs, twice: saturated (each
+// client sends its next request when the previous one is answered: throughput) and paced to 6,000 req/s in all
+// (latency at a load above the throughput target).
 if (want("P6")) {
-    const r = spawnSync(process.execPath, [join(root, "scripts/bench-agent.mjs"), "--json", "--seconds", quick ? "1" : "3"], {
-        stdio: ["ignore", "pipe", "inherit"],
-        encoding: "utf8",
-    })
-    if (r.status !== 0) throw new Error(`bench-agent exited ${r.status}`)
-    const p6 = JSON.parse(r.stdout.trim().split("\n").pop())
+    const agentBench = (...extra) => {
+        const r = spawnSync(process.execPath, [join(root, "scripts/bench-agent.mjs"), "--json", "--seconds", quick ? "1" : "3", ...extra], {
+            stdio: ["ignore", "pipe", "inherit"],
+            encoding: "utf8",
+        })
+        if (r.status !== 0) throw new Error(`bench-agent exited ${r.status}`)
+        return JSON.parse(r.stdout.trim().split("\n").pop())
+    }
     const ok = (b) => (b ? "ok" : "MISSED")
-    const row = (name, value, target) => lines.push(`${name.padEnd(58)} ${value}  (target ${target})`)
-    const head = `P6 agent unwrap, ${p6.clients} clients, cached,`
-    row(`${head} p50 / p99`, `${p6.p50.toFixed(2)} / ${p6.p99.toFixed(2)} ms`, `p99 ≤ 2 ms: ${ok(p6.p99 <= 2)}`)
-    row(`${head} throughput`, `${Math.round(p6.rate)} req/s`, `≥ 5,000 req/s: ${ok(p6.rate >= 5000)}`)
-    row("P6 agent daemon peak RSS", `${p6.rssMiB.toFixed(0)} MiB`, `≤ 100 MiB: ${ok(p6.rssMiB <= 100)}`)
+    const row = (name, value, target) => lines.push(`${name.padEnd(58)} ${value}${target ? `  (target ${target})` : ""}`)
+    const sat = agentBench()
+    const paced = agentBench("--rate", "6000")
+    const ms = (x) => `${x.p50.toFixed(2)} / ${x.p99.toFixed(2)} ms`
+    row(`P6 agent unwrap, ${sat.clients} clients, cached, saturated: req/s`, `${Math.round(sat.rate)} req/s`, `≥ 5,000 req/s: ${ok(sat.rate >= 5000)}`)
+    row("P6   p50 / p99 latency, saturated", ms(sat))
+    row(`P6   p50 / p99 latency at ${Math.round(paced.rate)} req/s (paced)`, ms(paced), `p99 ≤ 2 ms: ${ok(paced.p99 <= 2)}`)
+    const rss = Math.max(sat.rssMiB, paced.rssMiB)
+    row("P6 agent daemon peak RSS", `${rss.toFixed(0)} MiB`, `≤ 100 MiB: ${ok(rss <= 100)}`)
 }
 
 console.log(`kubectl-sops benchmarks (${new Date().toISOString()}, node ${process.version}, load ${loadAtStart} at start, ${readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" ")} at end)`)
