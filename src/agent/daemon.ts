@@ -173,20 +173,22 @@ export async function spawnDaemon(options: SpawnOptions): Promise<{ pid: number;
         exited = e.message
     })
     child.unref()
-    const deadline = Date.now() + (options.timeoutMs ?? 10_000)
+    const deadline = Date.now() + (options.timeoutMs ?? 20_000)
     const hint = options.logFile === undefined ? "run `kubectl sops agent start --foreground` to see why" : `see ${options.logFile}`
     for (;;) {
         if (exited !== undefined) throw new AgentError("start-failed", `the agent did not start (${exited})`, { hint })
         try {
-            const c = await AgentClient.connect(socket, { connectTimeoutMs: 2000 })
+            const c = await AgentClient.connect(socket, { connectTimeoutMs: 5000 })
             const pid = c.hello?.pid ?? child.pid ?? 0
             c.close()
             return { pid, socket }
         } catch (e) {
-            if (!(e instanceof AgentError) || (e.reason !== "not-running" && e.reason !== "unauthorized")) throw e
+            // still starting (a busy machine, a slow keychain): keep trying until the deadline
+            const retry = ["not-running", "unauthorized", "timeout", "closed"]
+            if (!(e instanceof AgentError) || !retry.includes(e.reason)) throw e
         }
         if (Date.now() > deadline) {
-            throw new AgentError("start-failed", `the agent did not answer on ${socket} within ${options.timeoutMs ?? 10_000} ms`, { hint })
+            throw new AgentError("start-failed", `the agent did not answer on ${socket} within ${options.timeoutMs ?? 20_000} ms`, { hint })
         }
         await new Promise((r) => setTimeout(r, 50))
     }
