@@ -7,7 +7,7 @@ import path from "node:path"
 import { findConfig, matchRule } from "../config/sops-yaml.js"
 import { ErrorKind, KsopsError } from "../errors.js"
 import { renderError } from "./errors.js"
-import { deferDirSyncs, progress } from "./io.js"
+import { deferDirSyncs, progress, writeOut } from "./io.js"
 import type { CommandIo } from "./spec.js"
 
 /** The files named by command-line arguments (files as given; folders expanded). */
@@ -71,18 +71,27 @@ const CONCURRENCY = 16
 
 /**
  * Run `op` on every file, several at a time; each file's outcome is reported in the order the files were given
- * (`file: message`), and an error does not stop the run.
+ * (`file: message`), and an error does not stop the run. What `op` returns as a string is written to stdout, also
+ * in file order.
  * @returns 0 when all succeeded, else the exit status of the first failure (in file order)
  */
-export async function forEachFile(files: readonly string[], io: CommandIo, op: (file: string) => Promise<void>): Promise<number> {
+export async function forEachFile(
+    files: readonly string[],
+    io: CommandIo,
+    op: (file: string) => Promise<unknown>,
+): Promise<number> {
     const bar = progress(files.length, io.stderr)
     const outcomes: (unknown | null | undefined)[] = new Array(files.length).fill(undefined)
+    /** What each file's operation printed: written to stdout in file order. */
+    const outputs: (string | undefined)[] = new Array(files.length).fill(undefined)
     let status = 0
     let reported = 0
     const report = (): void => {
         while (reported < files.length && outcomes[reported] !== undefined) {
             const file = files[reported]
             const error = outcomes[reported]
+            const output = outputs[reported]
+            if (output !== undefined) void writeOut(io, output)
             if (error !== null) {
                 bar.done()
                 if (error instanceof Skip) io.stderr.write(`${file}: skipped: ${error.message}\n`)
@@ -101,7 +110,8 @@ export async function forEachFile(files: readonly string[], io: CommandIo, op: (
         while (next < files.length) {
             const i = next++
             try {
-                await op(files[i])
+                const output = await op(files[i])
+                if (typeof output === "string") outputs[i] = output
                 outcomes[i] = null
             } catch (error) {
                 outcomes[i] = error ?? new Error("unknown error")

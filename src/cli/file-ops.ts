@@ -172,6 +172,18 @@ export function keySpecsFromFlags(flags: ParsedFlags, env: CommandIo["env"], pre
     return prefix === "" ? keySpecsFrom(specs, env) : keySpecsFrom(specs, {})
 }
 
+/** Key groups parsed from a run's flags: once per run, not once per file of a bulk run. */
+const flagGroups = new WeakMap<ParsedFlags, Promise<KeyEntry[] | undefined>>()
+
+function flagKeyGroup(flags: ParsedFlags, env: CommandIo["env"]): Promise<KeyEntry[] | undefined> {
+    let group = flagGroups.get(flags)
+    if (group === undefined) {
+        group = keyGroupFromSpecs(keySpecsFromFlags(flags, env))
+        flagGroups.set(flags, group)
+    }
+    return group
+}
+
 /** Options of {@link encryptBytes}. */
 export interface EncryptOptions extends FileOptions {
     flags: ParsedFlags
@@ -195,7 +207,7 @@ export async function encryptBytes(rt: Runtime, input: Uint8Array, file: string 
     const branches = inFile(file, () => r.input.loadPlain(input))
     if (r.input.hasMetadataKey(branches)) throw new KsopsError(ErrorKind.FileAlreadyEncrypted, ALREADY_ENCRYPTED_MESSAGE)
     const rule = opts.name === undefined ? undefined : await creationRuleFor(r.config, opts.name, rt.io.cwd)
-    const flagGroup = await keyGroupFromSpecs(keySpecsFromFlags(opts.flags, rt.io.env))
+    const flagGroup = await flagKeyGroup(opts.flags, rt.io.env)
     const keyGroups = flagGroup !== undefined ? [flagGroup] : rule?.keyGroups
     if (keyGroups === undefined) {
         throw new KsopsError(

@@ -11,6 +11,7 @@ import {
     createPrivateKey,
     createPublicKey,
     diffieHellman,
+    generateKeyPair,
     generateKeyPairSync,
     hkdfSync,
     randomBytes,
@@ -207,11 +208,38 @@ export function x25519(priv: KeyObject, point: Uint8Array): Uint8Array {
 
 /** A fresh ephemeral X25519 key pair: the private KeyObject and the raw public share. */
 export function x25519Ephemeral(): { priv: KeyObject; share: Uint8Array } {
+    ephemeralCalls++
+    const spare = spareEphemerals.pop()
+    if (ephemeralCalls > 1) refillEphemerals()
+    return spare ?? makeEphemeral()
+}
+
+function makeEphemeral(): { priv: KeyObject; share: Uint8Array } {
     // one OpenSSL call gives the private KeyObject and the public key's DER (its last 32 bytes are the share)
     const { privateKey, publicKey } = generateKeyPairSync("x25519", {
         publicKeyEncoding: { type: "spki", format: "der" },
     } as object) as unknown as { privateKey: KeyObject; publicKey: Buffer }
     return { priv: privateKey, share: new Uint8Array(publicKey.subarray(publicKey.length - 32)) }
+}
+
+/**
+ * Bulk runs wrap a data key per file: from the second wrap on, a few ephemeral key pairs are generated ahead in
+ * the thread pool (another core) while this thread does the rest. Each pair is used once.
+ */
+const spareEphemerals: { priv: KeyObject; share: Uint8Array }[] = []
+let ephemeralCalls = 0
+let ephemeralsPending = 0
+
+function refillEphemerals(): void {
+    while (spareEphemerals.length + ephemeralsPending < 8) {
+        ephemeralsPending++
+        generateKeyPair("x25519", { publicKeyEncoding: { type: "spki", format: "der" } } as object as never, (error: Error | null, publicKey: unknown, privateKey: unknown) => {
+            ephemeralsPending--
+            if (error) return
+            const der = publicKey as Buffer
+            spareEphemerals.push({ priv: privateKey as KeyObject, share: new Uint8Array(der.subarray(der.length - 32)) })
+        })
+    }
 }
 
 /** Wrap a 16-byte file key under a 32-byte key with ChaCha20-Poly1305 and the zero nonce. */
@@ -449,13 +477,28 @@ function streamNonce(counter: number, last: boolean): Uint8Array {
     return n
 }
 
+/** CSPRNG bytes for small values from a pool refilled 4 KiB at a time; each value is copied out and zeroed. */
+let randomPool = Buffer.alloc(0)
+let randomOffset = 0
+function smallRandom(n: number): Buffer {
+    if (randomOffset + n > randomPool.length) {
+        randomPool.fill(0)
+        randomPool = randomBytes(4096)
+        randomOffset = 0
+    }
+    const out = Buffer.from(randomPool.subarray(randomOffset, randomOffset + n))
+    randomPool.fill(0, randomOffset, randomOffset + n)
+    randomOffset += n
+    return out
+}
+
 /** Encrypt `plaintext` to the recipients: the binary age file. */
 export function ageEncrypt(plaintext: Uint8Array, recipients: readonly AgeRecipient[]): Uint8Array {
-    const fileKey = randomBytes(16)
+    const fileKey = smallRandom(16)
     const stanzas = recipients.flatMap((r) => r.wrap(fileKey))
     const headerNoMac = encodeHeaderNoMac(stanzas)
     const mac = headerMac(fileKey, headerNoMac)
-    const nonce = randomBytes(16)
+    const nonce = smallRandom(16)
     const key = hkdf(fileKey, nonce, "payload")
     const parts: Uint8Array[] = [headerNoMac, enc.encode(` ${b64Encode(mac)}\n`), nonce]
     let counter = 0

@@ -42,9 +42,6 @@ export const filestatus: CommandSpec = {
             await writeOut(io, `${JSON.stringify({ encrypted })}\n`)
             return 0
         }
-        return forEachFile(files, io, async (file) => {
-            const encrypted = await status(file)
-            await writeOut(io, `${JSON.stringify({ file, encrypted })}\n`)
-        })
+        return forEachFile(files, io, async (file) => `${JSON.stringify({ file, encrypted: await status(file) })}\n`)
     },
 }
