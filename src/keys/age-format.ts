@@ -231,7 +231,7 @@ let ephemeralCalls = 0
 let ephemeralsPending = 0
 
 function refillEphemerals(): void {
-    while (spareEphemerals.length + ephemeralsPending < 8) {
+    while (spareEphemerals.length + ephemeralsPending < 32) {
         ephemeralsPending++
         generateKeyPair("x25519", { publicKeyEncoding: { type: "spki", format: "der" } } as object as never, (error: Error | null, publicKey: unknown, privateKey: unknown) => {
             ephemeralsPending--
@@ -261,7 +261,18 @@ export { hkdf }
 const X25519_LABEL = "age-encryption.org/v1/X25519"
 
 /** Parse an `age1…` X25519 recipient into its 32-byte public key; null if malformed. */
+const parsedRecipients = new Map<string, Uint8Array | null>()
+
 export function parseX25519Recipient(s: string): Uint8Array | null {
+    // a bulk run wraps for the same few recipients a thousand times
+    const hit = parsedRecipients.get(s)
+    if (hit !== undefined) return hit
+    const key = parseX25519RecipientUncached(s)
+    if (parsedRecipients.size < 256) parsedRecipients.set(s, key)
+    return key
+}
+
+function parseX25519RecipientUncached(s: string): Uint8Array | null {
     const d = bech32Decode(s)
     if (d === null || d.hrp !== "age" || d.data.length !== 32 || s !== s.toLowerCase()) return null
     return d.data
