@@ -124,6 +124,7 @@ describe("agent and keys with the Secret Service", () => {
         const listed = execFileSync("gpg", ["--batch", "--with-colons", "--list-keys"], { env: { ...sb.env, GNUPGHOME: gnupg } }).toString()
         expect(listed).toContain(`fpr:::::::::${PGP_FP}:`)
         expect(execFileSync("gpg", ["--batch", "--list-secret-keys"], { env: { ...sb.env, GNUPGHOME: gnupg } }).toString()).toBe("")
+        execFileSync("gpgconf", ["--kill", "gpg-agent"], { env: { ...sb.env, GNUPGHOME: gnupg }, stdio: "ignore" })
         const age = await ks(["keys", "export", ageRecipient])
         expect(age.stdout).toBe(`${ageRecipient}\n`)
         const secret = await ks(["keys", "export", "--secret", ageRecipient])

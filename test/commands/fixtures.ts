@@ -1,7 +1,8 @@
 /** Fixtures for command tests: the golden vectors, a temp HOME with the age identities, and helpers. */
-import { execFileSync } from "node:child_process"
-import { cpSync, mkdirSync, readFileSync } from "node:fs"
+import { execFileSync, spawnSync } from "node:child_process"
+import { cpSync, existsSync, mkdirSync, readFileSync } from "node:fs"
 import path from "node:path"
+import { onTestFinished } from "vitest"
 import { baseEnv, run, tempDir, vectorsDir } from "../cli/run.js"
 
 /** The sops 3.13.2 golden cases. */
@@ -32,6 +33,17 @@ export interface Sandbox {
     copy(from: string, to?: string): string
 }
 
+/** gpg (run by a test or by kubectl-sops) starts an agent for the sandbox's GNUPGHOME: stop it when the test ends. */
+function stopGpgAgentAfterTest(env: Record<string, string>): void {
+    try {
+        onTestFinished(() => {
+            if (existsSync(env.GNUPGHOME)) spawnSync("gpgconf", ["--kill", "gpg-agent"], { env, stdio: "ignore" })
+        })
+    } catch {
+        // made outside a test (a hook): nothing to attach to
+    }
+}
+
 /** Make a sandbox. `pgp` imports the cluster0 key into a private GNUPGHOME. */
 export function sandbox(options: { pgp?: boolean } = {}): Sandbox {
     const dir = tempDir("ksops-cmd-")
@@ -43,6 +55,7 @@ export function sandbox(options: { pgp?: boolean } = {}): Sandbox {
         mkdirSync(env.GNUPGHOME, { mode: 0o700 })
         execFileSync("gpg", ["--batch", "--quiet", "--import", path.join(keysDir, "cluster0.sec.asc")], { env, stdio: "ignore" })
     }
+    stopGpgAgentAfterTest(env)
     return {
         dir,
         env,

@@ -1,3 +1,4 @@
+import { spawnSync } from "node:child_process"
 import { mkdtempSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join, resolve } from "node:path"
@@ -8,9 +9,20 @@ import type { KeyContext } from "../../src/keys/provider.js"
 /** The shared vectors directory. */
 export const VECTORS = resolve(fileURLToPath(new URL("../../../shared/vectors/", import.meta.url)))
 
+const created: string[] = []
+
 /** A fresh empty directory. */
 export function tempDir(prefix = "ksops-keys-"): string {
-    return mkdtempSync(join(tmpdir(), prefix))
+    const dir = mkdtempSync(join(tmpdir(), prefix))
+    created.push(dir)
+    return dir
+}
+
+/** Stop the gpg-agent that gpg started for any directory made by {@link tempDir} (used as GNUPGHOME). */
+export function killGpgAgents(): void {
+    for (const dir of created.splice(0)) {
+        spawnSync("gpgconf", ["--kill", "gpg-agent"], { env: { ...process.env, GNUPGHOME: dir }, stdio: "ignore" })
+    }
 }
 
 /** A key context with an isolated home and only the given variables (plus PATH). */

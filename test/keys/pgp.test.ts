@@ -1,11 +1,11 @@
 import { execFileSync } from "node:child_process"
 import { chmodSync, readFileSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
-import { beforeAll, describe, expect, it } from "vitest"
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { UsageError } from "../../src/errors.js"
 import { armorMessage, unpadSessionKey } from "../../src/keys/pgp-openpgp.js"
 import { pgpProvider } from "../../src/keys/pgp.js"
-import { VECTORS, extractEncBlocks, isolatedContext, tempDir } from "./helpers.js"
+import { extractEncBlocks, isolatedContext, killGpgAgents, tempDir, VECTORS } from "./helpers.js"
 
 const KEYS = join(VECTORS, "sops-3.13.2/keys")
 const FUNC_KEY = join(VECTORS, "sops-repo/pgp/sops_functional_tests_key.asc")
@@ -19,6 +19,8 @@ const FORMAT_KEY = JSON.parse(readFileSync(join(VECTORS, "sops-repo/EXPECTED.jso
 let gnupghome: string
 const gpg = (args: string[], input?: string | Uint8Array) =>
     execFileSync("gpg", ["--batch", ...args], { env: { ...process.env, GNUPGHOME: gnupghome }, input, stdio: ["pipe", "pipe", "pipe"] })
+
+afterAll(killGpgAgents)
 
 beforeAll(() => {
     gnupghome = tempDir("ksops-gnupg-")
