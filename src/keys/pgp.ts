@@ -6,6 +6,8 @@
  * binary exactly as sops runs it (`SOPS_GPG_EXEC` or `gpg`, `GNUPGHOME` honoured).
  * Decrypt: the armored secret keys in `KUBECTL_SOPS_PGP_KEY_FILE` (colon-separated paths; passphrase from
  * `KUBECTL_SOPS_PGP_PASSPHRASE`), else `gpg -d` as sops does. openpgp.js is imported only when a key file is used.
+ * Known limit: GnuPG 2.4 writes LibrePGP OCB packets (tag 20) when every recipient key advertises AEAD (keys made by
+ * GnuPG 2.4 do); openpgp.js and the agent's fast path cannot read those yet, the gpg binary can.
  */
 import { readFile } from "node:fs/promises"
 import { KeyProviderError, UsageError } from "../errors.js"
