@@ -46,22 +46,9 @@ function validSequenceLength(b: Uint8Array, i: number): number {
 }
 
 function decodeUtf8Slow(bytes: Uint8Array): string {
-    const parts: string[] = []
-    let runStart = 0
-    let i = 0
-    while (i < bytes.length) {
-        const len = validSequenceLength(bytes, i)
-        if (len > 0) {
-            i += len
-            continue
-        }
-        if (i > runStart) parts.push(strictDecoder.decode(bytes.subarray(runStart, i)))
-        parts.push("\ufffd")
-        i += 1
-        runStart = i
-    }
-    if (i > runStart) parts.push(strictDecoder.decode(bytes.subarray(runStart, i)))
-    return parts.join("")
+    return splitInvalidUtf8(bytes)
+        .map((part) => part ?? "\ufffd")
+        .join("")
 }
 
 /**

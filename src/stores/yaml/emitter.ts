@@ -5,7 +5,7 @@
  */
 import { formatFloat } from "../../sops/go-format.js"
 import { Branch, Comment, SopsTime, type TreeValue } from "../../sops/tree.js"
-import { canUsePlain } from "./resolve.js"
+import { canUsePlain, isIndicator } from "./resolve.js"
 
 const PLAIN = 1
 const SINGLE = 2
@@ -115,33 +115,8 @@ function analyze(s: string): number {
         const next = i + w < n ? s.charCodeAt(i + w) : -1
         const followedByWs = next === -1 || next === 32 || next === 9
         if (i === 0) {
-            switch (c) {
-                case 35: // #
-                case 44:
-                case 91:
-                case 93:
-                case 123:
-                case 125:
-                case 38:
-                case 42:
-                case 33:
-                case 124:
-                case 62:
-                case 39:
-                case 34:
-                case 37:
-                case 64:
-                case 96:
-                    blockIndicators = true
-                    break
-                case 63: // ?
-                case 58: // :
-                    if (followedByWs) blockIndicators = true
-                    break
-                case 45: // -
-                    if (followedByWs) blockIndicators = true
-                    break
-            }
+            // an indicator, or `?`/`:`/`-` followed by a space or the end
+            if (isIndicator(c) || ((c === 63 || c === 58 || c === 45) && followedByWs)) blockIndicators = true
         } else if (c === 58) {
             if (followedByWs) blockIndicators = true
         } else if (c === 35) {

@@ -10,7 +10,7 @@
 import { isAscii, isUtf8 } from "node:buffer"
 import { FormatError } from "../../errors.js"
 import { Branch, Comment, SopsTime, type TreeItem, type TreeValue } from "../../sops/tree.js"
-import { mayResolve, resolvePlain } from "./resolve.js"
+import { isIndicator, mayResolve, resolvePlain } from "./resolve.js"
 
 /** Node properties (anchor and tag). */
 type Props = { readonly anchor?: string; readonly tag?: string }
@@ -1217,24 +1217,8 @@ function isDocMarkerAt(s: string, p: number): boolean {
 
 function canStartPlain(s: string, p: number): boolean {
     const c = s.charCodeAt(p)
+    if (isIndicator(c)) return false
     switch (c) {
-        case 44:
-        case 91:
-        case 93:
-        case 123:
-        case 125:
-        case 35:
-        case 38:
-        case 42:
-        case 33:
-        case 124:
-        case 62:
-        case 39:
-        case 34:
-        case 37:
-        case 64:
-        case 96:
-            return false
         case 45:
         case 63:
         case 58:

@@ -42,6 +42,35 @@ for (const c of FIRST) FIRST_TABLE[c] = 1
  * word, number, timestamp or merge key (so {@link resolvePlain} would return it unchanged).
  * @param s - the scalar text
  */
+/**
+ * YAML indicators that can never start a plain scalar: `, [ ] { } # & * ! | > ' " % @` and backquote. (`-`, `?` and
+ * `:` can, unless a space or the end follows.)
+ * @param c - a character code
+ */
+export function isIndicator(c: number): boolean {
+    switch (c) {
+        case 44:
+        case 91:
+        case 93:
+        case 123:
+        case 125:
+        case 35:
+        case 38:
+        case 42:
+        case 33:
+        case 124:
+        case 62:
+        case 39:
+        case 34:
+        case 37:
+        case 64:
+        case 96:
+            return true
+        default:
+            return false
+    }
+}
+
 export function mayResolve(s: string): boolean {
     const c = s.charCodeAt(0)
     return c < 128 ? FIRST_TABLE[c] === 1 : Number.isNaN(c)
