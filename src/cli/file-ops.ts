@@ -12,9 +12,9 @@ import { createKeyContext } from "../keys/context.js"
 import { LocalKeyService } from "../keys/local.js"
 import { decryptDocument, type Entropy, encryptDocument } from "../sops/document.js"
 import type { KeyEntry, KeyService } from "../sops/keys.js"
-import { type Metadata, metadataFromTree, metadataToTree, type Selection } from "../sops/metadata.js"
+import { type Metadata, metadataFromTree, metadataToTree, SELECTION_FIELDS, type Selection } from "../sops/metadata.js"
 import type { Branches } from "../sops/tree.js"
-import { selectionCount } from "../sops/walk.js"
+import { SELECTION_OPTIONS_TEXT, selectionCount } from "../sops/walk.js"
 import { formatFromPath } from "../stores/index.js"
 import type { EncryptedFile, Format, Store, StoreOptions } from "../stores/store.js"
 import { KEY_FLAG_TYPES, type keyFlags } from "./flags.js"
@@ -189,14 +189,8 @@ export interface EncryptOptions extends FileOptions {
     flags: ParsedFlags
 }
 
-const SELECTION_FLAGS: readonly [string, keyof Selection][] = [
-    ["unencrypted-suffix", "unencryptedSuffix"],
-    ["encrypted-suffix", "encryptedSuffix"],
-    ["unencrypted-regex", "unencryptedRegex"],
-    ["encrypted-regex", "encryptedRegex"],
-    ["unencrypted-comment-regex", "unencryptedCommentRegex"],
-    ["encrypted-comment-regex", "encryptedCommentRegex"],
-]
+/** The selection flags are the metadata field names with dashes (`--encrypted-regex` ↔ `encrypted_regex`). */
+const SELECTION_FLAGS = SELECTION_FIELDS.map(([field, prop]) => [field.replaceAll("_", "-"), prop] as const)
 
 /**
  * Encrypt a plaintext file's bytes.
@@ -241,7 +235,7 @@ function mergeSelection(rule: CreationRule | undefined, flags: ParsedFlags): Sel
     }
     if (selectionCount(selection) > 1) {
         throw new UsageError(
-            "Error: cannot use more than one of encrypted_suffix, unencrypted_suffix, encrypted_regex, unencrypted_regex, encrypted_comment_regex, or unencrypted_comment_regex in the same file",
+            `Error: cannot use more than one of ${SELECTION_OPTIONS_TEXT} in the same file`,
             { kind: ErrorKind.ConflictingParameters },
         )
     }

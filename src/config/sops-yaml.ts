@@ -11,7 +11,7 @@ import { dirname, isAbsolute, join, relative, resolve, sep } from "node:path"
 import { ConfigError, ErrorKind, FormatError, KsopsError } from "../errors.js"
 import { loadProvider, PROVIDERS, type ProviderDescriptor } from "../keys/registry.js"
 import type { KeyEntry, KeyGroup, KeyParams } from "../sops/keys.js"
-import type { Selection } from "../sops/metadata.js"
+import { SELECTION_FIELDS, type Selection } from "../sops/metadata.js"
 import { Branch, Comment, SopsTime, type TreeValue } from "../sops/tree.js"
 import { compileGoRegex, SELECTION_OPTIONS_TEXT, selectionCount } from "../sops/walk.js"
 import type { StoreOptions } from "../stores/store.js"
@@ -261,20 +261,10 @@ async function groupFromConfig(g: Plain, where: string): Promise<KeyEntry[]> {
 
 function selectionOf(rule: Record<string, Plain>): Selection {
     const s: Selection = {}
-    const str = (k: string): string | undefined => {
-        const v = rule[k]
-        return typeof v === "string" && v !== "" ? v : undefined
+    for (const [field, prop] of SELECTION_FIELDS) {
+        const v = rule[field]
+        if (typeof v === "string" && v !== "") s[prop] = v
     }
-    const set = (prop: keyof Selection, k: string): void => {
-        const v = str(k)
-        if (v !== undefined) s[prop] = v
-    }
-    set("unencryptedSuffix", "unencrypted_suffix")
-    set("encryptedSuffix", "encrypted_suffix")
-    set("unencryptedRegex", "unencrypted_regex")
-    set("encryptedRegex", "encrypted_regex")
-    set("unencryptedCommentRegex", "unencrypted_comment_regex")
-    set("encryptedCommentRegex", "encrypted_comment_regex")
     return s
 }
 

@@ -15,7 +15,12 @@ export type Scalar = string | bigint | number | boolean | SopsTime | Comment | U
 export type TypeTag = "str" | "int" | "float" | "bool" | "time" | "comment" | "bytes"
 
 const ENC_RE = /^ENC\[AES256_GCM,data:(.+),iv:(.+),tag:(.+),type:(.+)\]/
-const B64_RE = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/
+const B64_CHARS = /^[A-Za-z0-9+/]*={0,2}$/
+
+/** Standard base64 with padding, as Go's StdEncoding accepts it. */
+function b64ok(s: string): boolean {
+    return s.length % 4 === 0 && B64_CHARS.test(s)
+}
 
 /** True when the string looks like a sops encrypted value. */
 export function isEncryptedValue(s: string): boolean {
@@ -31,7 +36,7 @@ export interface EncryptedValue {
 }
 
 function b64(s: string, what: string, input: string): Buffer {
-    if (!B64_RE.test(s)) throw new Error(`Error base64-decoding ${what} of ${input}: illegal base64 data`)
+    if (!b64ok(s)) throw new Error(`Error base64-decoding ${what} of ${input}: illegal base64 data`)
     return Buffer.from(s, "base64")
 }
 
@@ -316,12 +321,6 @@ export function encryptScalars(values: readonly Scalar[], aads: readonly string[
     return out
 }
 
-const ENC_PARTS = /^ENC\[AES256_GCM,data:(.+),iv:(.+),tag:(.+),type:(.+)\]/
-const B64_CHARS = /^[A-Za-z0-9+/]*={0,2}$/
-
-function b64ok(s: string): boolean {
-    return s.length % 4 === 0 && B64_CHARS.test(s)
-}
 
 /**
  * Decrypt many `ENC[…]` strings with one key in batches. Each result is the scalar or the Error that
@@ -349,7 +348,7 @@ export function decryptScalars(
                 out[i] = ""
                 continue
             }
-            const m = ENC_PARTS.exec(s)
+            const m = ENC_RE.exec(s)
             if (!m) {
                 out[i] = new Error(`Input string ${s} does not match sops' data format`)
                 continue

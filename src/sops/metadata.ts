@@ -35,7 +35,8 @@ export interface Metadata {
 /** The version string kubectl-sops writes (the sops release whose format it follows). */
 export const SOPS_VERSION = "3.13.2"
 
-const SELECTION_FIELDS = [
+/** The six selection options: metadata / `.sops.yaml` field name and {@link Selection} property. */
+export const SELECTION_FIELDS = [
     ["unencrypted_suffix", "unencryptedSuffix"],
     ["encrypted_suffix", "encryptedSuffix"],
     ["unencrypted_regex", "unencryptedRegex"],
