@@ -36,6 +36,22 @@ export const ErrorKind = {
     Config: "config",
     /** No key could encrypt the data key (a recipient failed) or no key was given. */
     NoEncryptionKey: "no-encryption-key",
+    /** The cluster cannot be reached, or the kubeconfig is missing or malformed. */
+    ClusterUnreachable: "cluster-unreachable",
+    /** The API server refused the request (401/403). */
+    ClusterForbidden: "cluster-forbidden",
+    /** An object or an API (for example the Flux CRDs) does not exist (404). */
+    ClusterNotFound: "cluster-not-found",
+    /** A conflict: field-manager conflict on server-side apply, or a concurrent change (409). */
+    ClusterConflict: "cluster-conflict",
+    /** The API server rejected an object as invalid (422, 400). */
+    ClusterInvalid: "cluster-invalid",
+    /** A wait ran out of time (`--timeout`). */
+    Timeout: "timeout",
+    /** A Flux object reports failure (Ready=False, Stalled) while waiting. */
+    ReconcileFailed: "reconcile-failed",
+    /** `check`/`doctor` found a problem: kustomize-controller would fail. */
+    CheckFailed: "check-failed",
 } as const
 
 /** One of {@link ErrorKind}'s values. */
@@ -161,5 +177,22 @@ export class ConfigError extends KsopsError {
 export class UsageError extends KsopsError {
     constructor(message: string, options: KsopsErrorOptions & { kind?: ErrorKind } = {}) {
         super(options.kind ?? ErrorKind.Usage, message, options)
+    }
+}
+
+/**
+ * An error from the Kubernetes API or from reaching it. Carries the HTTP status and the API `reason` when the server
+ * answered. The message never contains the request or response body (it may echo a Secret).
+ */
+export class KubeError extends KsopsError {
+    /** HTTP status, 0 when the server was not reached. */
+    readonly status: number
+    /** The API Status `reason` (`NotFound`, `Forbidden`, `Conflict`, `Invalid`, …), when known. */
+    readonly reason: string | undefined
+
+    constructor(kind: ErrorKind, message: string, options: KsopsErrorOptions & { status?: number; reason?: string } = {}) {
+        super(kind, message, options)
+        this.status = options.status ?? 0
+        this.reason = options.reason
     }
 }

@@ -5,6 +5,8 @@
  * Usage errors (unknown flag, missing argument) exit 1: sops' CLI library prints the usage and returns an error,
  * which sops turns into exit status 1. Conflicting options that sops checks itself (`decrypt -i` on stdin,
  * `-i` with `--output`) are {@link ErrorKind.ConflictingParameters} and exit 8.
+ *
+ * Cluster and Flux failures (bootstrap, create, check, doctor) exit 1, as kubectl and flux do.
  */
 import { ErrorKind } from "../errors.js"
 
@@ -35,6 +37,15 @@ export const EXIT_CODES: Readonly<Record<ErrorKind, number>> = {
     [ErrorKind.Format]: 1,
     [ErrorKind.Config]: 1,
     [ErrorKind.NoEncryptionKey]: 1,
+    // Cluster and Flux errors: kubectl and flux exit 1 for every failure; so do we (the kinds stay distinct for -o json).
+    [ErrorKind.ClusterUnreachable]: 1,
+    [ErrorKind.ClusterForbidden]: 1,
+    [ErrorKind.ClusterNotFound]: 1,
+    [ErrorKind.ClusterConflict]: 1,
+    [ErrorKind.ClusterInvalid]: 1,
+    [ErrorKind.Timeout]: 1,
+    [ErrorKind.ReconcileFailed]: 1,
+    [ErrorKind.CheckFailed]: 1,
 }
 
 /** Exit status of an unexpected (non-{@link ErrorKind}) error. */

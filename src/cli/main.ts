@@ -33,7 +33,15 @@ export const FAST_COMMANDS: Readonly<Record<string, () => Promise<CommandSpec>>>
     "keys import": async () => (await import("./actions/keys.js")).keysImport,
     "keys list": async () => (await import("./actions/keys.js")).keysList,
     "keys remove": async () => (await import("./actions/keys.js")).keysRemove,
-
+    // Flux: cluster setup and pre-flight checks
+    bootstrap: async () => (await import("./actions/bootstrap.js")).bootstrap,
+    check: async () => (await import("./actions/check.js")).check,
+    doctor: async () => (await import("./actions/doctor.js")).doctor,
+    "create generic": async () => (await import("./actions/create-generic.js")).createGeneric,
+    "create kustomization": async () => (await import("./actions/create.js")).createKustomization,
+    "create ks": async () => (await import("./actions/create.js")).createKustomization,
+    "create secret": async () => (await import("./actions/create.js")).createSecret,
+    "create source git": async () => (await import("./actions/create.js")).createSourceGit,
 }
 
 /** Whether `argv` (after the command id) asks for help, before any `--`. */
@@ -55,11 +63,16 @@ export function wantsHelp(argv: readonly string[]): boolean {
 export async function main(argv: readonly string[], root: URL, io: CommandIo): Promise<number> {
     let [id, ...rest] = argv
     let load = id === undefined ? undefined : FAST_COMMANDS[id]
-    if (load === undefined && rest.length > 0 && FAST_COMMANDS[`${id} ${rest[0]}`] !== undefined) {
-        // a topic command (`agent start`): the id is two words
-        load = FAST_COMMANDS[`${id} ${rest[0]}`]
-        id = `${id} ${rest[0]}`
-        rest = rest.slice(1)
+    // a topic command (`agent start`, `create source git`): the id is two or three words; the longest match wins
+    for (let words = 3; words >= 2 && id !== undefined; words--) {
+        if (argv.length < words) continue
+        const candidate = argv.slice(0, words).join(" ")
+        if (FAST_COMMANDS[candidate] !== undefined) {
+            load = FAST_COMMANDS[candidate]
+            id = candidate
+            rest = argv.slice(words)
+            break
+        }
     }
     if (load !== undefined && !wantsHelp(rest)) {
         try {

@@ -76,6 +76,7 @@ export function defineCommand(spec: CommandSpec): typeof Command {
         static override flags = toOclifFlags(spec.flags)
         static override args = args
         static override strict = !spec.variadic
+        static override aliases = [...(spec.aliases ?? [])]
 
         async run(): Promise<void> {
             let parsed: { flags: Record<string, unknown>; argv: unknown[] }

@@ -79,6 +79,8 @@ export interface CommandSpec {
     readonly examples: readonly ExampleSpec[]
     readonly flags: Readonly<Record<string, FlagSpec>>
     readonly args: readonly ArgSpec[]
+    /** Other ids for the same command (`create ks` for `create kustomization`). */
+    readonly aliases?: readonly string[]
     /** More positional arguments than {@link args} are allowed (several files). */
     readonly variadic?: boolean
     /**
