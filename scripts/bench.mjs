@@ -212,6 +212,14 @@ if (want("P6")) {
     row("P6 agent daemon peak RSS", `${rss.toFixed(0)} MiB`, `≤ 100 MiB: ${ok(rss <= 100)}`)
 }
 
+// C1: kubectl sops check over 1,000 age-encrypted Secrets (scripts/bench-check.mjs).
+if (want("C1")) {
+    const r = spawnSync(process.execPath, [join(root, "scripts/bench-check.mjs"), "--json", "--runs", quick ? "1" : "3"], { stdio: ["ignore", "pipe", "inherit"], encoding: "utf8" })
+    if (r.status !== 0) throw new Error(`bench-check exited ${r.status}`)
+    const c1 = JSON.parse(r.stdout.trim().split("\n").pop())
+    report("C1 check 1,000 encrypted Secrets (--keys file)", { ms: c1.ms, runs: c1.runs }, "≤ 3 s")
+}
+
 console.log(`kubectl-sops benchmarks (${new Date().toISOString()}, node ${process.version}, load ${loadAtStart} at start, ${readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" ")} at end)`)
 for (const l of lines) console.log(l)
 rmSync(work, { recursive: true, force: true })
