@@ -77,4 +77,26 @@ describe("kubectl sops check", () => {
         const noKey = await run(["check", "clusters/c0", "--keys", "missing.agekey"], { cwd: root, env })
         expect(noKey.stderr.split("\n")[0]).toBe("cannot read key file missing.agekey: no such file or directory")
     })
+
+    it("--keys agent (the default): the agent's keys as the entries age.agekey and sops.asc", async () => {
+        const dir = tempDir("ksops-flux-agent-")
+        const agentEnv = {
+            ...env,
+            KUBECTL_SOPS_AGENT_SOCK: path.join(dir, "agent.sock"),
+            KUBECTL_SOPS_KEYCHAIN: `file:${path.join(dir, "keychain.age")}`,
+            KUBECTL_SOPS_KEYCHAIN_PASSPHRASE: "test passphrase",
+        }
+        try {
+            for (const f of ["age1.agekey", "cluster0.sec.asc"]) expect((await run(["keys", "import", path.join(KEYS, f)], { cwd: root, env: agentEnv })).code).toBe(0)
+            const r = await run(["check", "clusters/c1", "-o", "json"], { cwd: root, env: agentEnv })
+            expect(r.stderr).toBe("")
+            expect(r.code).toBe(0)
+            const j = JSON.parse(r.stdout)
+            expect(j.keys.map((k: { entry: string; id: string }) => `${k.entry}:${k.id}`).sort()).toEqual([`age.agekey:${AGE[1]}`, `sops.asc:${PGP_FP}`])
+            expect(j.files[0]).toMatchObject({ result: "decrypts", key: PGP_FP })
+            expect(r.stdout).not.toContain("PRIVATE KEY")
+        } finally {
+            await run(["agent", "stop"], { cwd: root, env: agentEnv })
+        }
+    }, 60_000)
 })
