@@ -2,7 +2,7 @@ import { spawnSync } from "node:child_process"
 import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from "node:fs"
 import path from "node:path"
 import { describe, expect, it } from "vitest"
-import { buildSecretData, secretYaml, v2KeyLess } from "../../src/cli/actions/create-generic.js"
+import { buildSecretData, secretHash, secretYaml, splitStringSlice, v2KeyLess } from "../../src/cli/actions/create-generic.js"
 import { needs, which } from "../cli/run.js"
 import { AGE1, AGE2, AGE4, PGP_FP, sandbox } from "./fixtures.js"
 
@@ -27,18 +27,22 @@ function ours(args: readonly string[], cwd: string, env: Record<string, string> 
     let namespace: string | undefined
     let type: string | undefined
     let name: string | undefined
-    for (const a of args) {
-        const m = /^--(from-literal|from-file|from-env-file|namespace|type)=(.*)$/s.exec(a)
-        if (!m) name = a
-        else if (m[1] === "from-literal") literals.push(m[2])
-        else if (m[1] === "from-file") files.push(m[2])
-        else if (m[1] === "from-env-file") envFiles.push(m[2])
-        else if (m[1] === "namespace") namespace = m[2]
-        else type = m[2]
-    }
-    const sources = { name: name!, literals, files, envFiles, ...(namespace === undefined ? {} : { namespace }), ...(type === undefined ? {} : { type }) }
+    let appendHash = false
     try {
-        return { stdout: secretYaml(sources, buildSecretData(sources, { cwd, env })) }
+        for (const a of args) {
+            const m = /^--(from-literal|from-file|from-env-file|namespace|type)=(.*)$/s.exec(a)
+            if (a === "--append-hash") appendHash = true
+            else if (!m) name = a
+            else if (m[1] === "from-literal") literals.push(m[2])
+            else if (m[1] === "from-file") files.push(...splitStringSlice("from-file", m[2]))
+            else if (m[1] === "from-env-file") envFiles.push(...splitStringSlice("from-env-file", m[2]))
+            else if (m[1] === "namespace") namespace = m[2]
+            else type = m[2]
+        }
+        const sources = { name: name!, literals, files, envFiles, ...(namespace === undefined ? {} : { namespace }), ...(type === undefined ? {} : { type }) }
+        const data = buildSecretData(sources, { cwd, env })
+        if (appendHash) sources.name = `${sources.name}-${secretHash(sources.name, type ?? "", data)}`
+        return { stdout: secretYaml(sources, data) }
     } catch (e) {
         return { stdout: "", error: (e as Error).message }
     }
@@ -90,6 +94,16 @@ const GOLDEN_CASES: string[][] = [
     // output order then changes from run to run (Go map order + sort.Sort)
     ["prefixed", ...["0b101", "0o17", "0x1F", "0x", "0x_1", "-0b1", "0b", "key"].map((k) => `--from-literal=${k}=v`)],
     ["true", "--namespace=a: b", "--type=it's"],
+    // --from-file and --from-env-file are pflag string slices: comma-separated, CSV quoting
+    ["slices", "--from-file=token.txt,k=bin.dat", '--from-file="certs"', "--from-file="],
+    ["envs", "--from-env-file=digit-free.env,app.env"],
+    ["bad", "--from-file=,"],
+    ["bad", '--from-file=tok"en.txt'],
+    ["bad", '--from-file="token.txt"x'],
+    ["bad", '--from-file=a,"abc'],
+    // --append-hash: kubectl's name suffix
+    ["hashed", "--append-hash", "--from-literal=a=<&>", "--type=t<", "--from-file=bin.dat"],
+    ["hashed-empty", "--append-hash", "--namespace=ns"],
     ["x", "--namespace=#ns", "--type=a\tb"],
     // kubectl's errors
     ["bad", "--from-literal=novalue"],
@@ -269,11 +283,26 @@ describe("kubectl sops create generic", () => {
         expect(none.stderr.split("\n")[0]).toBe("error: exactly one NAME is required, got 0")
         const missing = await sb.run(["create", "generic", "x", "--from-file=nope", "--age", AGE1])
         expect(missing.stderr).toBe("error: error reading nope: no such file or directory\n")
+        const csv = await sb.run(["create", "generic", "x", '--from-file=a"b', "--age", AGE1])
+        expect(csv.code).toBe(1)
+        expect(csv.stderr.split("\n")[0]).toBe('Error: invalid argument "a\\"b" for "--from-file" flag: parse error on line 1, column 2: bare " in non-quoted-field')
         writeFileSync(path.join(sb.dir, "a.env"), "TOKEN\nPLAIN=1\n")
         const r = await sb.run(["create", "generic", "x", "--from-env-file", "a.env", "--age", AGE1, "--output", "x.yaml"], { env: { TOKEN: "t0k" } })
         expect(r.code).toBe(0)
         const token = await sb.run(["decrypt", "--extract", '["data"]["TOKEN"]', "x.yaml"])
         expect(Buffer.from(token.stdout, "base64").toString()).toBe("t0k")
+    })
+
+    it.skipIf(!hasKubectl)("--append-hash and comma-separated --from-file give kubectl's name and data", async () => {
+        const sb = sandbox()
+        writeFileSync(path.join(sb.dir, "a.txt"), "A\n")
+        writeFileSync(path.join(sb.dir, "b.txt"), "B\n")
+        const args = ["h", "--from-file=a.txt,k=b.txt", "--from-literal=x=y", "--append-hash"]
+        const r = await sb.run(["create", "generic", ...args, "--age", AGE1, "--output", "h.yaml"])
+        expect(r.code).toBe(0)
+        const back = await sb.run(["decrypt", "--indent", "2", "h.yaml"])
+        expect(back.stdout).toBe(kubectl(args, sb.dir).stdout)
+        expect(back.stdout).toMatch(/name: h-[a-z0-9]{10}\n/)
     })
 
     it("encrypts for a PGP key and keeps binary file bytes exactly", async () => {

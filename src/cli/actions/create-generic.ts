@@ -8,6 +8,7 @@
  * `.sops.yaml` creation rule that matches the output path.
  */
 import { type Dirent, readdirSync, readFileSync, type Stats, statSync } from "node:fs"
+import { createHash } from "node:crypto"
 import path from "node:path"
 import { creationRuleFor, findConfig } from "../../config/sops-yaml.js"
 import { ErrorKind, KsopsError, UsageError } from "../../errors.js"
@@ -93,6 +94,7 @@ function readSource(io: SourceIo, file: string): Uint8Array {
 
 function statSource(io: SourceIo, file: string): Stats {
     try {
+        if (file === "") throw Object.assign(new Error("empty path"), { code: "ENOENT" })
         return statSync(path.resolve(io.cwd, file))
     } catch (error) {
         throw new KsopsError(ErrorKind.CouldNotReadInputFile, `error: error reading ${file}: ${errnoText(error)}`, { cause: error })
@@ -142,6 +144,70 @@ function envFileEntries(file: string, bytes: Uint8Array, env: SourceIo["env"]): 
         out.push([key, eq < 0 ? (env[key] ?? "") : trimmed.slice(eq + 1)])
     }
     return out
+}
+
+/**
+ * pflag's `StringSlice` value parsing (kubectl's --from-file and --from-env-file): one record of Go's encoding/csv
+ * (comma-separated, double-quoted fields with `""` escapes); an empty value is an empty list.
+ * @throws UsageError with cobra's message for a malformed value
+ */
+export function splitStringSlice(flag: string, value: string): string[] {
+    if (value === "") return []
+    const fail = (column: number, what: string) =>
+        new UsageError(`Error: invalid argument ${JSON.stringify(value)} for "--${flag}" flag: parse error on line 1, column ${column}: ${what}`, {
+            hint: "see `kubectl sops create generic --help`",
+        })
+    // the first non-empty line starts the record (encoding/csv skips empty lines)
+    let i = 0
+    while (value[i] === "\n" || (value[i] === "\r" && value[i + 1] === "\n")) i += value[i] === "\n" ? 1 : 2
+    const fields: string[] = []
+    for (;;) {
+        let field = ""
+        if (value[i] === '"') {
+            i++
+            for (;;) {
+                if (i >= value.length) throw fail(Buffer.byteLength(value.slice(0, i)) + 1, 'extraneous or missing " in quoted-field')
+                if (value[i] === '"') {
+                    if (value[i + 1] === '"') {
+                        field += '"'
+                        i += 2
+                        continue
+                    }
+                    i++
+                    break
+                }
+                field += value[i++]
+            }
+            if (i < value.length && value[i] !== "," && value[i] !== "\n" && !(value[i] === "\r" && value[i + 1] === "\n")) {
+                // encoding/csv points at the closing quote
+                throw fail(Buffer.byteLength(value.slice(0, i)), 'extraneous or missing " in quoted-field')
+            }
+        } else {
+            while (i < value.length && value[i] !== "," && value[i] !== "\n") {
+                if (value[i] === '"') throw fail(Buffer.byteLength(value.slice(0, i)) + 1, 'bare " in non-quoted-field')
+                field += value[i++]
+            }
+            if (value[i] === "\n" && field.endsWith("\r")) field = field.slice(0, -1)
+        }
+        fields.push(field)
+        if (value[i] === ",") {
+            i++
+            continue
+        }
+        return fields
+    }
+}
+
+/** kubectl `--append-hash`: the name suffix from k8s.io/kubectl/pkg/util/hash `SecretHash`. */
+export function secretHash(name: string, type: string, data: ReadonlyMap<string, Uint8Array>): string {
+    // Go's json.Marshal of map[string]interface{}: keys sorted; <, > and & escaped; []byte as base64
+    const goJson = (v: unknown) => JSON.stringify(v).replace(/[<>&\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`)
+    const entries = [...data.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    const dataJson = `{${entries.map(([k, v]) => `${goJson(k)}:${goJson(Buffer.from(v).toString("base64"))}`).join(",")}}`
+    const encoded = `{"data":${dataJson},"kind":"Secret","name":${goJson(name)},"type":${goJson(type)}}`
+    const hex = createHash("sha256").update(encoded, "utf8").digest("hex")
+    const map: Record<string, string> = { "0": "g", "1": "h", "3": "k", a: "m", e: "t" }
+    return [...hex.slice(0, 10)].map((c) => map[c] ?? c).join("")
 }
 
 /**
@@ -410,6 +476,7 @@ export const createGeneric: CommandSpec = {
         "from-env-file": { type: "string", multiple: true, summary: "A file of KEY=value lines (repeatable; not with --from-literal/--from-file)" },
         namespace: { type: "string", char: "n", summary: "metadata.namespace of the Secret (omitted when not given, like kubectl)" },
         type: { type: "string", summary: "The Secret's type (omitted when not given, like kubectl; Opaque on the server)" },
+        "append-hash": { type: "boolean", summary: "Append a hash of the Secret to its name (like kubectl --append-hash)" },
         output: { type: "string", summary: "Write the encrypted manifest to this file (atomically) instead of stdout" },
         "filename-override": { type: "string", summary: "Path used to pick the .sops.yaml creation rule when printing (default NAME.yaml)" },
         ...configFlags,
@@ -428,10 +495,12 @@ export const createGeneric: CommandSpec = {
             ...(flags.namespace === undefined ? {} : { namespace: flags.namespace as string }),
             ...(flags.type === undefined ? {} : { type: flags.type as string }),
             literals: list(flags["from-literal"]),
-            files: list(flags["from-file"]),
-            envFiles: list(flags["from-env-file"]),
+            files: list(flags["from-file"]).flatMap((v) => splitStringSlice("from-file", v)),
+            envFiles: list(flags["from-env-file"]).flatMap((v) => splitStringSlice("from-env-file", v)),
         }
-        const plain = secretYaml(sources, buildSecretData(sources, io))
+        const data = buildSecretData(sources, io)
+        const secret = flags["append-hash"] === true ? { ...sources, name: `${sources.name}-${secretHash(sources.name, sources.type ?? "", data)}` } : sources
+        const plain = secretYaml(secret, data)
         const output = flags.output as string | undefined
         const ruleName = path.resolve(io.cwd, output ?? (flags["filename-override"] as string | undefined) ?? `${sources.name}.yaml`)
         const configPath = flags.config as string | undefined
