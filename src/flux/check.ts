@@ -32,6 +32,8 @@ export interface FileResult {
     key?: string
     /** Predicted through a cloud identity or token only (not provable offline). */
     likely?: boolean
+    /** With `likely`: the key types that need the controller's identity or a token (`kms`, `gcp_kms`, `azure_kv`, `hc_vault`). */
+    identity?: string[]
     /** The controller's error. */
     error?: string
     /** Why it is skipped / plaintext. */
@@ -113,7 +115,7 @@ async function predictPayload(
     ctx: Ctx,
     bytes: Uint8Array,
     format: Format,
-): Promise<{ ok: boolean; key?: string; likely?: boolean; needs?: string[]; error?: string }> {
+): Promise<{ ok: boolean; key?: string; likely?: boolean; needs?: string[]; identityTypes?: string[]; error?: string }> {
     const store = format === "yaml" ? ctx.yamlStore : storeFor(format)
     let branches: Branches
     let md: Metadata
@@ -133,7 +135,7 @@ async function predictPayload(
         const err = await ctx.input.verifier.verify(branches, md, { raw: format === "binary" })
         if (err !== undefined) return { ok: false, error: err }
     }
-    return { ok: true, ...(p.key === undefined ? {} : { key: p.key }), ...(p.likely ? { likely: true, needs: p.needs } : {}) }
+    return { ok: true, ...(p.key === undefined ? {} : { key: p.key }), ...(p.likely ? { likely: true, needs: p.needs, identityTypes: p.identityTypes } : {}) }
 }
 
 function noteNeeds(ctx: Ctx, where: string, needs: string[] | undefined): void {
@@ -161,7 +163,7 @@ async function checkSource(ctx: Ctx, t: SourceTarget, postBuild: { t: SourceTarg
     }
     const p = await predictPayload(ctx, r.bytes, t.format)
     if (p.ok) {
-        ctx.report.files.push({ ...base, result: "decrypts", ...(p.key === undefined ? {} : { key: p.key }), ...(p.likely ? { likely: true } : {}) })
+        ctx.report.files.push({ ...base, result: "decrypts", ...(p.key === undefined ? {} : { key: p.key }), ...(p.likely ? { likely: true, identity: p.identityTypes ?? [] } : {}) })
         noteNeeds(ctx, t.path, p.needs)
     } else ctx.report.files.push({ ...base, result: "fails", error: `error decrypting sources: ${p.error}` })
 }
@@ -276,7 +278,7 @@ async function checkResourceFile(ctx: Ctx, res: { path: string; namespace?: stri
             if (error !== undefined) {
                 report.files.push({ ...where, object, result: "fails", error: `${prefix}failed to decrypt and format '${namespace}/${name}' ${kind} data: ${error}` })
             } else {
-                report.files.push({ ...where, object, result: "decrypts", ...(p.key === undefined ? {} : { key: p.key }), ...(p.likely ? { likely: true } : {}) })
+                report.files.push({ ...where, object, result: "decrypts", ...(p.key === undefined ? {} : { key: p.key }), ...(p.likely ? { likely: true, identity: p.identityTypes ?? [] } : {}) })
                 noteNeeds(ctx, res.path, p.needs)
             }
             continue
@@ -330,7 +332,7 @@ async function checkSecretFields(
         const p = await predictPayload(ctx, bytes, inFormat)
         void formatForPath(it.key)
         if (p.ok) {
-            ctx.report.files.push({ ...where, object, field: it.key, result: "decrypts", ...(p.key === undefined ? {} : { key: p.key }), ...(p.likely ? { likely: true } : {}) })
+            ctx.report.files.push({ ...where, object, field: it.key, result: "decrypts", ...(p.key === undefined ? {} : { key: p.key }), ...(p.likely ? { likely: true, identity: p.identityTypes ?? [] } : {}) })
             noteNeeds(ctx, where.path, p.needs)
         } else {
             ctx.report.files.push({
@@ -374,7 +376,7 @@ export async function runCheck(input: CheckInput): Promise<CheckReport> {
         const inFormat = markerFormat(bytes)!
         const p = await predictPayload(ctx, bytes, inFormat)
         const object = `Secret/${t.generator}`
-        if (p.ok) report.files.push({ path: t.path, stage: "resource", object, field: t.key!, result: "decrypts", ...(p.key === undefined ? {} : { key: p.key }), ...(p.likely ? { likely: true } : {}) })
+        if (p.ok) report.files.push({ path: t.path, stage: "resource", object, field: t.key!, result: "decrypts", ...(p.key === undefined ? {} : { key: p.key }), ...(p.likely ? { likely: true, identity: p.identityTypes ?? [] } : {}) })
         else {
             report.files.push({
                 path: t.path,

@@ -13,10 +13,8 @@ export interface KubeReader {
 
 /** Connect with the kubeconfig flags (loads `@kubernetes/client-node` only here). */
 export async function connectKube(io: CommandIo, o: { kubeconfig?: string | undefined; context?: string | undefined }): Promise<KubeReader> {
-    // TODO(H3): a literal import("../kube/client.js") once src/kube/client.ts lands (the bundle needs the literal)
-    const spec = "../kube/client.js"
-    const client = (await import(spec)) as { connect(o: { kubeconfig?: string; context?: string; env: CommandIo["env"] }): Promise<KubeReader> }
-    return client.connect({ ...(o.kubeconfig === undefined ? {} : { kubeconfig: o.kubeconfig }), ...(o.context === undefined ? {} : { context: o.context }), env: io.env })
+    const client = await import("../kube/client.js")
+    return client.connect({ ...(o.kubeconfig === undefined ? {} : { kubeconfig: o.kubeconfig }), ...(o.context === undefined ? {} : { context: o.context }), env: io.env, cwd: io.cwd })
 }
 
 /**

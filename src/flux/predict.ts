@@ -21,6 +21,8 @@ export interface KeyPrediction {
     key?: string
     /** What the identity-based key needs (for warnings and doctor). */
     needs?: string[]
+    /** The key types that decrypt only through the controller's identity or a token (`kms`, `gcp_kms`, …). */
+    identityTypes?: string[]
     /** The controller's error (`cannot get sops data key: …`), when it fails. */
     error?: string
 }
@@ -185,10 +187,10 @@ export function predictDataKey(md: Metadata, ix: KeyIndex): KeyPrediction {
         const attempts: { key: string; error: string }[] = []
         for (const e of ordered(group)) {
             const a = tryEntry(e, ix)
-            if (a.ok) return { ok: true, likely: a.likely, key: keyLabel(e), needs: a.needs, attempts }
+            if (a.ok) return { ok: true, likely: a.likely, key: keyLabel(e), needs: a.needs, type: e.type, attempts }
             attempts.push({ key: keyLabel(e), error: a.error })
         }
-        return { ok: false, likely: false, key: undefined, needs: undefined, attempts }
+        return { ok: false, likely: false, key: undefined, needs: undefined, type: undefined, attempts }
     })
     const threshold = md.keyGroups.length > 1 ? md.shamirThreshold || md.keyGroups.length : 1
     const good = groups.filter((g) => g.ok)
@@ -197,9 +199,10 @@ export function predictDataKey(md: Metadata, ix: KeyIndex): KeyPrediction {
         const certain = good.filter((g) => !g.likely)
         const used = certain.length >= threshold ? certain.slice(0, threshold) : [...certain, ...good.filter((g) => g.likely)].slice(0, threshold)
         const needs = used.flatMap((g) => (g.likely && g.needs !== undefined ? [g.needs] : []))
+        const identityTypes = [...new Set(used.flatMap((g) => (g.likely && g.type !== undefined ? [g.type] : [])))]
         return {
             ok: true,
-            ...(needs.length > 0 ? { likely: true, needs } : {}),
+            ...(needs.length > 0 ? { likely: true, needs, identityTypes } : {}),
             key: used.map((g) => g.key).join(" + "),
         }
     }

@@ -6,20 +6,15 @@
 import { existsSync, statSync } from "node:fs"
 import path from "node:path"
 import { ErrorKind, KsopsError, UsageError } from "../../errors.js"
+import { clusterFlags as kubeFlags, resolveNamespace } from "../../kube/flags.js"
 import { writeOut } from "../io.js"
 import type { CommandIo, CommandSpec, FlagSpec } from "../spec.js"
 
-/** Flags shared with doctor. */
+/** The cluster flags check and doctor take (kubectl/flux spellings, shared with the other Flux commands). */
 export const clusterFlags = {
-    namespace: {
-        type: "string",
-        char: "n",
-        env: "FLUX_SYSTEM_NAMESPACE",
-        default: "flux-system",
-        summary: "Namespace of the Kustomization and its decryption Secret",
-    },
-    kubeconfig: { type: "string", summary: "Path to the kubeconfig file (default: KUBECONFIG or ~/.kube/config)" },
-    context: { type: "string", summary: "The kubeconfig context to use" },
+    kubeconfig: kubeFlags.kubeconfig,
+    context: kubeFlags.context,
+    namespace: { ...kubeFlags.namespace, summary: "Namespace of the Kustomization and its decryption Secret (default: $FLUX_SYSTEM_NAMESPACE or flux-system)" },
 } as const satisfies Record<string, FlagSpec>
 
 /** The repository root of a path: the nearest folder up with `.git`, else undefined. */
@@ -78,7 +73,7 @@ export const check: CommandSpec = {
         if (f.secret !== undefined && f.keys !== undefined) {
             throw new UsageError("--secret and --keys cannot be used together", { hint: "use --secret for the cluster's Secret or --keys for local key material" })
         }
-        const namespace = (f.namespace as string | undefined) ?? "flux-system"
+        const namespace = resolveNamespace(f, io.env, (m) => io.stderr.write(`⚠️ ${m}\n`))
         const { root, specPath } = resolveRoot(io, parsed.argv[0] ?? ".", f.root as string | undefined)
         const decryption = f["no-decryption"] !== true
         const { importKeys } = await import("../../flux/keys.js")
