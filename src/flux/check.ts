@@ -64,6 +64,10 @@ export interface CheckInput {
     decryption: boolean
     /** Real decryption of every value (`--verify`). */
     verifier?: Verifier
+    /** The Kustomization's `spec.components` (added to the top kustomization). */
+    components?: readonly string[]
+    /** The Kustomization's `spec.targetNamespace`. */
+    targetNamespace?: string
 }
 
 const FORMAT_NAMES: Record<Format, string> = { yaml: "YAML", json: "JSON", binary: "binary", dotenv: "dotenv", ini: "INI" }
@@ -360,11 +364,14 @@ export async function runCheck(input: CheckInput): Promise<CheckReport> {
         report.warnings.push(...input.keys.warnings)
         if (input.keys.error !== undefined) report.error = input.keys.error
     }
-    const set = collectFileSet(input.root, input.specPath, (t) => yaml.parse(t))
+    const set = collectFileSet(input.root, input.specPath, (t) => yaml.parse(t), {
+        ...(input.components === undefined ? {} : { components: input.components }),
+        ...(input.targetNamespace === undefined ? {} : { targetNamespace: input.targetNamespace }),
+    })
     report.path = set.dirPath
     report.warnings.push(...set.warnings)
     if (set.error !== undefined) {
-        report.error ??= input.decryption && !set.error.startsWith("kustomization path not found") ? `error decrypting sources: ${set.error}` : set.error
+        report.error ??= input.decryption && !/^(kustomization path not found|component path )/.test(set.error) ? `error decrypting sources: ${set.error}` : set.error
         report.ok = false
         return report
     }

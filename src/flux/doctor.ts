@@ -183,7 +183,16 @@ export async function runDoctor(kube: KubeReader, o: DoctorOptions): Promise<Doc
             })
         }
 
-        const check: CheckReport = await runCheck({ root: o.root, specPath, keys, decryption: decryption !== undefined })
+        const components = ((get(ks, "spec", "components") as unknown[] | undefined) ?? []).filter((c): c is string => typeof c === "string")
+        const targetNamespace = str(get(ks, "spec", "targetNamespace"))
+        const check: CheckReport = await runCheck({
+            root: o.root,
+            specPath,
+            keys,
+            decryption: decryption !== undefined,
+            components,
+            ...(targetNamespace === undefined ? {} : { targetNamespace }),
+        })
         const encrypted = check.files.filter((f) => f.result === "decrypts" || f.result === "fails")
         status.decrypts = check.files.filter((f) => f.result === "decrypts").length
         status.fails = check.files.filter((f) => f.result === "fails").length

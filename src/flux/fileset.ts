@@ -221,7 +221,7 @@ function looksLikeKubernetes(abs: string, parse: ParseYaml): boolean {
  * @param specPath - `spec.path`, relative to root (any form; cleaned with secure-join)
  * @param parse - a YAML parser (the `yaml` package's `parse`), loaded by the caller
  */
-export function collectFileSet(root: string, specPath: string, parse: ParseYaml): FileSet {
+export function collectFileSet(root: string, specPath: string, parse: ParseYaml, flux: { components?: readonly string[]; targetNamespace?: string } = {}): FileSet {
     const dirAbs = secureJoin(root, specPath)
     const set: FileSet = {
         root,
@@ -241,7 +241,7 @@ export function collectFileSet(root: string, specPath: string, parse: ParseYaml)
     const resourceSeen = new Set<string>()
     const sourceSeen = new Set<string>()
 
-    const visit = (kdirAbs: string, scope: Scope, generated?: string[]): void => {
+    const visit = (kdirAbs: string, scope: Scope, generated?: string[], extraComponents: readonly string[] = []): void => {
         if (set.error !== undefined || seen.has(kdirAbs)) return
         seen.add(kdirAbs)
         const kdirRel = relToRoot(root, kdirAbs)
@@ -309,6 +309,7 @@ export function collectFileSet(root: string, specPath: string, parse: ParseYaml)
         const entries: { ref: string; component: boolean }[] = [
             ...strings(k.resources).map((ref) => ({ ref, component: false })),
             ...strings(k.components).map((ref) => ({ ref, component: true })),
+            ...extraComponents.map((ref) => ({ ref, component: true })),
         ]
         for (const { ref, component } of entries) {
             if (set.error !== undefined) return
@@ -350,11 +351,19 @@ export function collectFileSet(root: string, specPath: string, parse: ParseYaml)
         })
     }
 
+    // spec.components and spec.targetNamespace are merged into the top kustomization before decryption
+    for (const c of flux.components ?? []) {
+        if (c.startsWith("/") || isRemote(c)) {
+            set.error = `component path '${c}' must be local and relative`
+            return set
+        }
+    }
+    const scope: Scope = { ...(flux.targetNamespace ? { namespace: flux.targetNamespace } : {}), namePrefix: "", nameSuffix: "" }
     const top = findKustomization(dirAbs)
     if (top.files.length === 0) {
         set.generated = true
-        visit(dirAbs, { namePrefix: "", nameSuffix: "" }, generatedResources(root, dirAbs, parse))
-    } else visit(dirAbs, { namePrefix: "", nameSuffix: "" })
+        visit(dirAbs, scope, generatedResources(root, dirAbs, parse), flux.components)
+    } else visit(dirAbs, scope, undefined, flux.components)
     return set
 }
 

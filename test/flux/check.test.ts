@@ -165,6 +165,21 @@ describe("kustomization walk", () => {
         expect(r.files[2].error).toMatch(/^decryption failed for 'Secret.v1.\[noGrp\]\/p-db-pgp': failed to decrypt and format 'apps\/p-db-pgp' Secret data: cannot get sops data key:/)
     })
 
+    it("the Kustomization's spec.components are visited and spec.targetNamespace names the objects", async () => {
+        const root = repo({
+            "app/kustomization.yaml": kustomization({ resources: ["s.yaml"], namespace: "inner" }),
+            "app/s.yaml": ageSecret,
+            "extra/kustomization.yaml": "apiVersion: kustomize.config.k8s.io/v1alpha1\nkind: Component\nresources:\n  - s.yaml\n",
+            "extra/s.yaml": pgpSecret,
+        })
+        const r = await check(root, "app", age1, { components: ["../extra"], targetNamespace: "prod" })
+        expect(results(r)).toEqual(["app/s.yaml:resource:decrypts", "extra/s.yaml:resource:fails"])
+        expect(r.files[0].object).toBe("Secret/prod/db")
+        expect(r.files[1].error).toContain("failed to decrypt and format 'prod/db-pgp' Secret data")
+        const remote = await check(root, "app", age1, { components: ["https://github.com/x/y"] })
+        expect(remote.error).toBe("component path 'https://github.com/x/y' must be local and relative")
+    })
+
     it("without a kustomization file, one is generated: every Kubernetes YAML, folders with a kustomization as leaves", async () => {
         const root = repo({
             "c/a.yaml": ageSecret,

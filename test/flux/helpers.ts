@@ -107,10 +107,23 @@ export function kustomization(fields: Record<string, unknown>): string {
 }
 
 /** Run the check in process. */
-export async function check(root: string, specPath: string, keys: ImportedKeys, o: { decryption?: boolean; verify?: boolean } = {}): Promise<CheckReport> {
+export async function check(
+    root: string,
+    specPath: string,
+    keys: ImportedKeys,
+    o: { decryption?: boolean; verify?: boolean; components?: string[]; targetNamespace?: string } = {},
+): Promise<CheckReport> {
     const verifier = o.verify ? await createVerifier(keys) : undefined
     try {
-        return await runCheck({ root, specPath, keys, decryption: o.decryption ?? true, ...(verifier === undefined ? {} : { verifier }) })
+        return await runCheck({
+            root,
+            specPath,
+            keys,
+            decryption: o.decryption ?? true,
+            ...(verifier === undefined ? {} : { verifier }),
+            ...(o.components === undefined ? {} : { components: o.components }),
+            ...(o.targetNamespace === undefined ? {} : { targetNamespace: o.targetNamespace }),
+        })
     } finally {
         verifier?.close()
     }

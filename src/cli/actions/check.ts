@@ -61,6 +61,7 @@ export const check: CommandSpec = {
         keys: { type: "string", summary: "Key material: a Secret manifest, an age key file, an armored PGP key, or 'agent' (default)" },
         root: { type: "string", summary: "Repository root (the source artifact); default: the git root of PATH" },
         "no-decryption": { type: "boolean", summary: "The Kustomization has no spec.decryption (predict the apply guard)" },
+        "target-namespace": { type: "string", summary: "The Kustomization's spec.targetNamespace (the namespace in the controller's messages)" },
         verify: { type: "boolean", summary: "Also decrypt every value with the keys (authoritative, slower)" },
         verbose: { type: "boolean", summary: "Also list files that are not encrypted or skipped, and the keys" },
         output: { type: "string", char: "o", options: ["text", "json"], default: "text", summary: "Output format" },
@@ -92,7 +93,14 @@ export const check: CommandSpec = {
         const { runCheck } = await import("../../flux/check.js")
         let report: import("../../flux/check.js").CheckReport
         try {
-            report = await runCheck({ root, specPath, keys, decryption, ...(verifier === undefined ? {} : { verifier }) })
+            report = await runCheck({
+                root,
+                specPath,
+                keys,
+                decryption,
+                ...(verifier === undefined ? {} : { verifier }),
+                ...(f["target-namespace"] === undefined ? {} : { targetNamespace: f["target-namespace"] as string }),
+            })
         } finally {
             verifier?.close()
         }
