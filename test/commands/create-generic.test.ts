@@ -54,6 +54,9 @@ function fixtureDir(): string {
     writeFileSync(path.join(d, "token.txt"), "s3cr3t\n")
     writeFileSync(path.join(d, "bin.dat"), Buffer.from([0, 1, 2, 255, 254, 10, 13]))
     writeFileSync(path.join(d, "empty"), "")
+    // bytes whose base64 reads as YAML non-strings
+    mkdirSync(path.join(d, "typed"))
+    for (const b64 of ["true", "1234", "0x1F", "NULL", "+123", "1e10"]) writeFileSync(path.join(d, "typed", `v${b64.replace(/\W/g, "_")}`), Buffer.from(b64, "base64"))
     mkdirSync(path.join(d, "certs/sub"), { recursive: true })
     writeFileSync(path.join(d, "certs/tls.crt"), "CERT\n")
     writeFileSync(path.join(d, "certs/tls.key"), "KEY\n")
@@ -76,6 +79,7 @@ const GOLDEN_CASES: string[][] = [
     ["s", "--from-literal=k=", "--from-literal=a=b=c", "--from-literal=-dash=1", "--from-literal=_u=2", "--type=kubernetes.io/basic-auth"],
     ["files", "--from-file=token.txt", "--from-file=bin=bin.dat", "--from-file=empty", "--from-literal=z=last"],
     ["dir", "--from-file=certs", "--namespace=flux-system"],
+    ["typed", "--from-file=typed"],
     ["env", "--from-env-file=app.env"],
     ["env2", "--from-env-file=app.env", "--from-env-file=digit-free.env"],
     ["empty"],
@@ -303,6 +307,27 @@ describe("kubectl sops create generic", () => {
         const back = await sb.run(["decrypt", "--indent", "2", "h.yaml"])
         expect(back.stdout).toBe(kubectl(args, sb.dir).stdout)
         expect(back.stdout).toMatch(/name: h-[a-z0-9]{10}\n/)
+    })
+
+    it("encrypts keys longer than 128 bytes (kubectl writes them as `? key`)", async () => {
+        const sb = sandbox()
+        const key = "k".repeat(200)
+        const r = await sb.run(["create", "generic", "long", `--from-literal=${key}=v`, "--age", AGE1, "--output", "l.yaml"])
+        expect(r.stderr).toBe("")
+        expect(r.code).toBe(0)
+        // the YAML store writes it back as `? key` (go-yaml v3 does too); reading that back is the store's business
+        expect(readFileSync(path.join(sb.dir, "l.yaml"), "utf8")).toMatch(new RegExp(`\\n {4}\\? ${key}\\n {4}: ENC\\[AES256_GCM,`))
+    })
+
+    it("keeps values whose base64 looks like a number or a bool as strings", async () => {
+        const sb = sandbox()
+        writeFileSync(path.join(sb.dir, "bool"), Buffer.from("true", "base64"))
+        writeFileSync(path.join(sb.dir, "num"), Buffer.from("1234", "base64"))
+        const r = await sb.run(["create", "generic", "typed", "--from-file=bool", "--from-file=num", "--age", AGE1, "--output", "t.yaml"])
+        expect(r.code).toBe(0)
+        expect(readFileSync(path.join(sb.dir, "t.yaml"), "utf8")).toMatch(/ {4}bool: ENC\[AES256_GCM,[^\]]*type:str\]\n {4}num: ENC\[AES256_GCM,[^\]]*type:str\]/)
+        const back = await sb.run(["decrypt", "--indent", "2", "t.yaml"])
+        expect(back.stdout).toContain('  bool: "true"\n  num: "1234"\n')
     })
 
     it("encrypts for a PGP key and keeps binary file bytes exactly", async () => {

@@ -381,10 +381,10 @@ function v2Scalar(s: string): string {
     return doubleQuoted(s)
 }
 
-/** A mapping key line prefix (`key: ` or go-yaml's `? key` form for keys over 128 bytes). */
-function v2Key(indent: string, key: string, value: string): string {
+/** A mapping entry line (`key: value`, or go-yaml's `? key` / `: value` form for keys over 128 bytes unless `inline`). */
+function v2Key(indent: string, key: string, value: string, inline = false): string {
     const k = v2Scalar(key)
-    if (Buffer.byteLength(k) > 128) return `${indent}? ${k}\n${indent}: ${value}\n`
+    if (!inline && Buffer.byteLength(k) > 128) return `${indent}? ${k}\n${indent}: ${value}\n`
     return `${indent}${k}: ${value}\n`
 }
 
@@ -425,15 +425,21 @@ export function v2KeyLess(a: string, b: string): boolean {
 /**
  * The Secret as `kubectl create secret generic … --dry-run=client -o yaml` prints it (kubectl 1.32): apiVersion,
  * data (base64, keys in go-yaml order), kind, metadata {creationTimestamp: null, name, namespace}, type.
+ * `inlineLongKeys`: write keys over 128 bytes as `key: value` too (the same document; the YAML store reads no `?` keys).
  */
-export function secretYaml(sources: Pick<SecretSources, "name" | "namespace" | "type">, data: ReadonlyMap<string, Uint8Array>): string {
+export function secretYaml(
+    sources: Pick<SecretSources, "name" | "namespace" | "type">,
+    data: ReadonlyMap<string, Uint8Array>,
+    options: { inlineLongKeys?: boolean } = {},
+): string {
     let out = "apiVersion: v1\n"
     if (data.size > 0) {
         out += "data:\n"
         const keys = [...data.keys()].sort((a, b) => (v2KeyLess(a, b) ? -1 : v2KeyLess(b, a) ? 1 : 0))
         for (const key of keys) {
             const b64 = Buffer.from(data.get(key)!).toString("base64")
-            out += v2Key("  ", key, b64 === "" ? '""' : b64)
+            // base64 can read as a number or a bool ("1234", "true", "0x1F"): quoted then, like kubectl
+            out += v2Key("  ", key, v2Scalar(b64), options.inlineLongKeys)
         }
     }
     out += "kind: Secret\nmetadata:\n  creationTimestamp: null\n"
@@ -500,7 +506,8 @@ export const createGeneric: CommandSpec = {
         }
         const data = buildSecretData(sources, io)
         const secret = flags["append-hash"] === true ? { ...sources, name: `${sources.name}-${secretHash(sources.name, sources.type ?? "", data)}` } : sources
-        const plain = secretYaml(secret, data)
+        // the same document as kubectl's; long keys inline for the YAML store (its output is sops' layout anyway)
+        const plain = secretYaml(secret, data, { inlineLongKeys: true })
         const output = flags.output as string | undefined
         const ruleName = path.resolve(io.cwd, output ?? (flags["filename-override"] as string | undefined) ?? `${sources.name}.yaml`)
         const configPath = flags.config as string | undefined
