@@ -114,11 +114,24 @@ interface Ctx {
     yamlStore: YamlStore
 }
 
+/** What the output store would refuse to write (the Secret-field case: output format from the data key). */
+function emitProblem(branches: Branches, out: Format): string | undefined {
+    if (out === "binary") {
+        const data = branches.length === 1 ? branches[0].get("data") : undefined
+        return typeof data === "string" ? undefined : "No binary data found in tree"
+    }
+    if (out === "dotenv") {
+        for (const b of branches) for (const it of b.items) if (it.value instanceof Branch || Array.isArray(it.value)) return "cannot use complex value in dotenv file"
+    }
+    return undefined
+}
+
 /** Predict one encrypted payload read with a store (sources and Secret fields). */
 async function predictPayload(
     ctx: Ctx,
     bytes: Uint8Array,
     format: Format,
+    outFormat: Format = format,
 ): Promise<{ ok: boolean; key?: string; likely?: boolean; needs?: string[]; identityTypes?: string[]; error?: string }> {
     const store = format === "yaml" ? ctx.yamlStore : storeFor(format)
     let branches: Branches
@@ -135,6 +148,8 @@ async function predictPayload(
     if (!p.ok) return { ok: false, error: p.error }
     const shape = format === "binary" ? undefined : checkValueShape(branches, md.selection)
     if (shape !== undefined) return { ok: false, error: shape }
+    const emit = emitProblem(branches, outFormat)
+    if (emit !== undefined) return { ok: false, error: `failed to emit encrypted ${FORMAT_NAMES[format]} file as decrypted ${FORMAT_NAMES[outFormat]}: ${emit}` }
     if (ctx.input.verifier !== undefined && p.likely !== true) {
         const err = await ctx.input.verifier.verify(branches, md, { raw: format === "binary" })
         if (err !== undefined) return { ok: false, error: err }
@@ -333,8 +348,7 @@ async function checkSecretFields(
         const inFormat = markerFormat(bytes)
         if (inFormat === undefined) continue
         found = true
-        const p = await predictPayload(ctx, bytes, inFormat)
-        void formatForPath(it.key)
+        const p = await predictPayload(ctx, bytes, inFormat, formatForPath(it.key))
         if (p.ok) {
             ctx.report.files.push({ ...where, object, field: it.key, result: "decrypts", ...(p.key === undefined ? {} : { key: p.key }), ...(p.likely ? { likely: true, identity: p.identityTypes ?? [] } : {}) })
             noteNeeds(ctx, where.path, p.needs)
@@ -379,9 +393,14 @@ export async function runCheck(input: CheckInput): Promise<CheckReport> {
     if (input.decryption) for (const t of set.sources) await checkSource(ctx, t, postBuild)
     for (const res of set.resources) await checkResourceFile(ctx, res)
     // secretGenerator files with another format's marker: the Secret-field scan after the build (§5.3 step 4)
+    const decryptedBefore = new Set(report.files.filter((f) => f.stage === "sources" && f.result === "decrypts").map((f) => f.path))
     for (const { t, bytes } of postBuild) {
+        if (decryptedBefore.has(t.path)) {
+            report.files.push({ path: t.path, stage: "resource", object: `Secret/${t.generator}`, field: t.key!, result: "skipped", note: "decrypted in place before the build through another reference" })
+            continue
+        }
         const inFormat = markerFormat(bytes)!
-        const p = await predictPayload(ctx, bytes, inFormat)
+        const p = await predictPayload(ctx, bytes, inFormat, formatForPath(t.key!))
         const object = `Secret/${t.generator}`
         if (p.ok) report.files.push({ path: t.path, stage: "resource", object, field: t.key!, result: "decrypts", ...(p.key === undefined ? {} : { key: p.key }), ...(p.likely ? { likely: true, identity: p.identityTypes ?? [] } : {}) })
         else {

@@ -120,11 +120,22 @@ describe("pre-build sources", () => {
         expect(bad.files[0].error).toMatch(/^error decrypting sources: cannot get sops data key: Failed to get the data key/)
     })
 
-    it("a file encrypted as YAML but referenced as 'token=' is decrypted only after the build, as a Secret field", async () => {
+    it("a file encrypted as YAML but referenced as 'token=' is decrypted only after the build, as a Secret field in the key's format", async () => {
         const yaml = await encrypt("token: abc\n", { groups: [[AGE[1]]], selection: {} })
-        const root = repo({ "kustomization.yaml": kustomization({ secretGenerator: [{ name: "tok", files: ["token=token.yaml"] }] }), "token.yaml": yaml })
+        const envelope = await encrypt("raw bytes", { groups: [[AGE[1]]], format: "binary" })
+        const root = repo({
+            "kustomization.yaml": kustomization({ secretGenerator: [{ name: "tok", files: ["token=token.yaml", "config.yaml=token.yaml", "key.yaml=blob.bin"] }] }),
+            "token.yaml": yaml,
+            "blob.bin": envelope,
+        })
         const r = await check(root, ".", age1)
-        expect(results(r)).toEqual(["token.yaml[token]:resource:decrypts"])
+        // config.yaml= decrypts token.yaml in place before the build, so token= then reads plaintext
+        expect(results(r)).toEqual(["token.yaml[config.yaml]:sources:decrypts", "token.yaml[token]:resource:skipped", "blob.bin[key.yaml]:resource:decrypts"])
+        const alone = await check(repo({ "kustomization.yaml": kustomization({ secretGenerator: [{ name: "tok", files: ["token=token.yaml"] }] }), "token.yaml": yaml }), ".", age1)
+        expect(results(alone)).toEqual(["token.yaml[token]:resource:fails"])
+        expect(alone.files[0].error).toBe(
+            "decryption failed for 'Secret.v1.[noGrp]/tok-<hash>': failed to decrypt and format '<ns>/tok-<hash>' Secret field 'token': failed to emit encrypted YAML file as decrypted binary: No binary data found in tree",
+        )
         expect(r.warnings.join("\n")).toContain("decrypted only after the build")
     })
 
