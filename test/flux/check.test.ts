@@ -75,6 +75,19 @@ describe("age and pgp", () => {
         expect(r.files[0].key).toContain(" + ")
     })
 
+    it("a hybrid post-quantum identity: recipient derived, real unwrap with --verify", async () => {
+        const { generateHybridIdentity, identityToRecipient } = await import("age-encryption")
+        const identity = await generateHybridIdentity()
+        const recipient = await identityToRecipient(identity)
+        const pq = await encrypt(secretYaml("pq", { a: "1" }), { groups: [[recipient]] })
+        const root = repo({ "kustomization.yaml": kustomization({ resources: ["pq.yaml"] }), "pq.yaml": pq })
+        const keys = await keysFrom({ "pq.agekey": `# hybrid\n${identity}\n` })
+        expect(keys.age).toEqual([{ entry: "pq.agekey", type: "hybrid", recipient }])
+        const r = await check(root, ".", keys, { verify: true })
+        expect(r.files[0]).toMatchObject({ result: "decrypts", key: recipient })
+        expect((await check(root, ".", age1)).files[0].result).toBe("fails")
+    })
+
     it("KMS and Vault keys are only 'likely' and say what the controller needs", async () => {
         const kms = await encrypt(secretYaml("kms", { a: "1" }), { groups: [[AGE[4]]] })
         const text = kms.replace(/sops:\n/, "sops:\n    kms:\n        - arn: arn:aws:kms:eu-west-1:111122223333:key/abc\n          created_at: \"2026-01-01T00:00:00Z\"\n          enc: AQIDAHg=\n          aws_profile: \"\"\n")
