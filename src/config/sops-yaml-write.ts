@@ -3,11 +3,11 @@
  *
  * The user's file is never re-serialised: comments, quoting, indentation and line endings stay as they are, and
  * only the lines for the new rule or the new keys are inserted. The `yaml` package locates the nodes (it keeps
- * source offsets); the result is checked by the caller with `parseConfig` like any other config. Pure: no fs.
+ * source offsets); the result is loaded with `parseConfig` before it is returned. Pure: no fs.
  */
 import { isMap, isPair, isScalar, isSeq, type Node, type Pair, parseDocument, type Scalar, type YAMLMap, type YAMLSeq } from "yaml"
 import { ConfigError } from "../errors.js"
-import { CONFIG_FILE } from "./sops-yaml.js"
+import { CONFIG_FILE, parseConfig } from "./sops-yaml.js"
 
 /** A creation rule to add to `.sops.yaml` (or keys to add to the rule with the same `path_regex`). */
 export interface RuleToAdd {
@@ -279,6 +279,8 @@ function addKeys(src: Source, map: YAMLMap, name: string, field: KeyField, keys:
         const [start, end] = v.range ?? [0, 0]
         const joined = missing.join(",")
         const type = (v as Scalar).type
+        // inside a flow mapping a comma ends a plain scalar: write the whole list as one quoted string
+        if (map.flow) return [{ at: start, del: end - start, text: flowText([...stringItems(v), ...missing].join(",")) }]
         if (type === "PLAIN") return [{ at: end, del: 0, text: `,${joined}` }]
         if (type === "QUOTE_SINGLE") return [{ at: end - 1, del: 0, text: `,${joined.replaceAll("'", "''")}` }]
         if (type === "QUOTE_DOUBLE") return [{ at: end - 1, del: 0, text: `,${JSON.stringify(joined).slice(1, -1)}` }]
@@ -339,6 +341,8 @@ export function mergeCreationRule(existing: string | undefined, rule: RuleToAdd)
     const root = doc.contents as Node | null
     const done = (edits: Edit[], note?: string): MergeResult => {
         const text = applyEdits(existing, edits)
+        // a safety net: what we wrote must load like any other config
+        if (text !== existing) parseConfig(CONFIG_FILE, new TextEncoder().encode(text))
         return { text, changed: text !== existing, ...(note === undefined ? {} : { note }) }
     }
     if (root === null || (isScalar(root) && root.value === null)) {

@@ -254,6 +254,53 @@ describe("mergeCreationRule: properties", () => {
     })
 })
 
+describe("mergeCreationRule: more shapes", () => {
+    it("edits a flow-mapping rule, a quoted path_regex, and a file with --- and blank lines", async () => {
+        const flow = `creation_rules:\n  - {path_regex: '.*.yaml', age: ${AGE2}}\n`
+        const f = mergeCreationRule(flow, { ...GUIDE, age: [AGE1], pgp: [FP] })
+        expect(f.text).toBe(`creation_rules:\n  - {path_regex: '.*.yaml', age: "${AGE2},${AGE1}", pgp: "${FP}"}\n`)
+        expect((await keysFor(f.text, "a.yaml")).keys).toEqual({ age: [AGE2, AGE1], pgp: [FP] })
+        const doc = `---\n# rules\n\ncreation_rules:\n\n  - path_regex: '\\.enc\\.yaml$'\n    age: ${AGE2}\n\n# tail comment\n`
+        const d = mergeCreationRule(doc, { path_regex: "\\.enc\\.yaml$", age: [AGE1] })
+        expect(d.text).toBe(doc.replace(`age: ${AGE2}\n`, `age: ${AGE2},${AGE1}\n`))
+        const first = mergeCreationRule(doc, { ...GUIDE, age: [AGE1] })
+        expect(first.text).toBe(doc.replace("\n  - path_regex", `\n  - path_regex: .*.yaml\n    encrypted_regex: ^(data|stringData)$\n    age: ${AGE1}\n  - path_regex`))
+        expect((await keysFor(first.text, "x.enc.yaml")).keys).toEqual({ age: [AGE1] })
+    })
+
+    it("keeps other key types and options of the rule", async () => {
+        const text = `creation_rules:\n  - path_regex: .*.yaml\n    kms: arn:aws:kms:us-east-1:123456789012:key/abc\n    aws_profile: prod\n    mac_only_encrypted: true\n`
+        const r = mergeCreationRule(text, { ...GUIDE, age: [AGE1] })
+        expect(r.text).toBe(`${text}    age: ${AGE1}\n`)
+        const rule = matchRule(parse(r.text), "a.yaml", "/repo")
+        expect(rule).toMatchObject({ kms: "arn:aws:kms:us-east-1:123456789012:key/abc", aws_profile: "prod", mac_only_encrypted: true, age: AGE1 })
+    })
+
+    it("never changes or drops an existing line with a comment (random comments and blank lines)", async () => {
+        const comment = fc.constantFrom("", "# a", "  # b: c", "    # - d", "\n")
+        await fc.assert(
+            fc.asyncProperty(fc.array(comment, { minLength: 6, maxLength: 6 }), fc.boolean(), fc.boolean(), async (c, same, lists) => {
+                const keys = lists ? `    age:\n      - ${AGE2}\n${c[3]}\n` : `    age: ${AGE2} ${c[3].trim().startsWith("#") ? c[3].trim() : ""}\n`
+                const text = `${c[0]}\ncreation_rules:\n${c[1]}\n  - path_regex: ${same ? ".*.yaml" : "x/"}\n${c[2]}\n${keys}${c[4]}\n  - path_regex: y/\n    pgp: ${FP2}\n${c[5]}\n`
+                const r = mergeCreationRule(text, { ...GUIDE, age: [AGE1] })
+                const after = r.text.split("\n")
+                let at = 0
+                // comment lines stay as they are; a comment after a value stays at the end of its line
+                for (const line of text.split("\n").filter((l) => l.includes("#"))) {
+                    const whole = line.trim().startsWith("#")
+                    const tail = line.slice(line.indexOf(" #"))
+                    const found = after.findIndex((l, i) => i >= at && (whole ? l === line : l.endsWith(tail)))
+                    expect(found, line).toBeGreaterThanOrEqual(0)
+                    at = found + 1
+                }
+                expect((await keysFor(r.text, "x/a.yaml")).keys.age).toContain(AGE1)
+                expect((await keysFor(r.text, "y/a.txt")).keys).toEqual({ pgp: [FP2] })
+            }),
+            { numRuns: 100 },
+        )
+    })
+})
+
 describe("public key files", () => {
     const ARMOR = "-----BEGIN PGP PUBLIC KEY BLOCK-----\n\nmQINBGXXXX\n=abcd\n-----END PGP PUBLIC KEY BLOCK-----\n"
     const ARMOR2 = ARMOR.replace("XXXX", "YYYY")
