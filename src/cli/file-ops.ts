@@ -39,6 +39,8 @@ export interface Runtime {
     readonly io: CommandIo
     readonly keys: KeyService
     readonly entropy: Entropy
+    /** The key context's `.sops.pub.asc` files (see {@link KeyContext.pgpPublicKeyFiles}). */
+    readonly pgpPublicKeyFiles?: Set<string>
 }
 
 /**
@@ -103,6 +105,7 @@ export function createRuntime(io: CommandIo, options: RuntimeOptions = {}): Runt
         io,
         keys: noAgent ? local : agentAware(io, local),
         entropy: { randomBytes: pooledRandom(), now: () => new Date() },
+        ...(ctx.pgpPublicKeyFiles === undefined ? {} : { pgpPublicKeyFiles: ctx.pgpPublicKeyFiles }),
     }
 }
 
@@ -201,6 +204,10 @@ export async function encryptBytes(rt: Runtime, input: Uint8Array, file: string 
     const branches = inFile(file, () => r.input.loadPlain(input))
     if (r.input.hasMetadataKey(branches)) throw new KsopsError(ErrorKind.FileAlreadyEncrypted, ALREADY_ENCRYPTED_MESSAGE)
     const rule = opts.name === undefined ? undefined : await creationRuleFor(r.config, opts.name, rt.io.cwd)
+    if (r.config !== undefined && rt.pgpPublicKeyFiles !== undefined) {
+        const pub = path.join(r.config.dir, ".sops.pub.asc")
+        if (!rt.pgpPublicKeyFiles.has(pub) && existsSync(pub)) rt.pgpPublicKeyFiles.add(pub)
+    }
     const flagGroup = await flagKeyGroup(opts.flags, rt.io.env)
     const keyGroups = flagGroup !== undefined ? [flagGroup] : rule?.keyGroups
     if (keyGroups === undefined) {

@@ -35,5 +35,6 @@ export function createKeyContext(options: KeyContextOptions): KeyContext {
         },
         warn: options.warn ?? (() => {}),
         now: options.now ?? (() => new Date()),
+        pgpPublicKeyFiles: new Set<string>(),
     }
 }

@@ -3,7 +3,8 @@
  *
  * Encrypt: a public key from the armored key files in `KUBECTL_SOPS_PGP_PUBKEYS` (colon-separated paths, e.g. a
  * team's `.sops.pub.asc`) through openpgp.js (SEIPD v1 with MDC, readable by every GnuPG), else the GnuPG
- * binary exactly as sops runs it (`SOPS_GPG_EXEC` or `gpg`, `GNUPGHOME` honoured).
+ * binary exactly as sops runs it (`SOPS_GPG_EXEC` or `gpg`, `GNUPGHOME` honoured), else the `.sops.pub.asc` committed
+ * beside the `.sops.yaml` in use ({@link KeyContext.pgpPublicKeyFiles}).
  * Decrypt: the armored secret keys in `KUBECTL_SOPS_PGP_KEY_FILE` (colon-separated paths; passphrase from
  * `KUBECTL_SOPS_PGP_PASSPHRASE`), else `gpg -d` as sops does. openpgp.js is imported only when a key file is used.
  * Known limit: GnuPG 2.4 writes LibrePGP OCB packets (tag 20) when every recipient key advertises AEAD (keys made by
@@ -120,6 +121,16 @@ export const pgpProvider: KeyProvider = {
             return await encryptWithGnuPG(ctx, fp, part)
         } catch (e) {
             errors.push(`GnuPG binary error: ${(e as Error).message}`)
+        }
+        // the public key committed beside .sops.yaml (.sops.pub.asc): the fingerprint must match
+        for (const file of ctx.pgpPublicKeyFiles ?? []) {
+            try {
+                const texts = await ctx.memo(`pgp:pub:${file}`, async () => [{ path: file, text: await readFile(file, "utf8") }])
+                const armored = await encryptWithKeyFiles(texts, fp, part)
+                if (armored !== null) return armored
+            } catch (e) {
+                errors.push(`${file}: ${(e as Error).message}`)
+            }
         }
         throw new KeyProviderError("pgp", `could not encrypt data key with PGP key: ${errors.join("; ")}`, {
             hint: `import the public key into GnuPG (gpg --import key.asc) or list its file in ${PGP_PUBKEYS_ENV}`,

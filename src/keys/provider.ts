@@ -20,6 +20,11 @@ export interface KeyContext {
     warn(message: string): void
     /** Current time (for `created_at`). */
     now(): Date
+    /**
+     * Armored public key files committed beside the `.sops.yaml` files in use (`.sops.pub.asc`, as the Flux guide
+     * does). PGP encryption tries them, by fingerprint, when GnuPG does not have the key. Filled by the caller.
+     */
+    readonly pgpPublicKeyFiles?: Set<string>
 }
 
 /** A master-key provider: parses user key specs and wraps/unwraps data keys. */
