@@ -36,6 +36,13 @@ describe("kubectl sops check", () => {
         expect(r.stdout).not.toContain("AGE-SECRET-KEY")
     })
 
+    it("--root: PATH may be the Kustomization's spec.path inside the root, from any folder", async () => {
+        const r = await run(["check", "./clusters/c0", "--root", root, "--keys", path.join(KEYS, "age1.agekey"), "--verbose"], { cwd: tempDir("ksops-flux-elsewhere-"), env })
+        expect(r.code).toBe(0)
+        expect(r.stdout).toContain(`keys: age ${AGE[1]} (age1.agekey)`)
+        expect(r.stdout).toContain("✔ kustomize-controller would decrypt clusters/c0")
+    })
+
     it("-o json: the stable schema, and exit 1 (CheckFailed) when a file fails", async () => {
         const r = await run(["check", "clusters/c1", "--keys", "sops-age.yaml", "-o", "json"], { cwd: root, env })
         expect(r.code).toBe(1)

@@ -30,7 +30,9 @@ export function gitRoot(dir: string): string | undefined {
 
 /** PATH and --root → absolute root and `spec.path` relative to it. */
 export function resolveRoot(io: CommandIo, target: string, rootFlag: string | undefined): { root: string; specPath: string } {
-    const abs = path.resolve(io.cwd, target)
+    let abs = path.resolve(io.cwd, target)
+    // with --root, PATH may also be given as spec.path (relative to the root)
+    if (rootFlag !== undefined && !path.isAbsolute(target) && !existsSync(abs)) abs = path.resolve(io.cwd, rootFlag, target)
     let isDir = false
     try {
         isDir = statSync(abs).isDirectory()
