@@ -163,9 +163,14 @@ class Source {
         return offset - this.lineStart(offset)
     }
 
-    /** Insert whole lines after the line holding `offset` (keeps a missing final line break missing). */
+    /**
+     * Insert whole lines after the line holding the content that ends at `offset` (trailing line breaks of a block
+     * scalar are skipped). Keeps a missing final line break missing.
+     */
     after(offset: number, lines: readonly string[]): Edit {
-        return { at: this.lineEnd(offset), del: 0, text: lines.map((l) => this.eol + l).join("") }
+        let p = offset
+        while (p > 0 && " \t\r\n".includes(this.text[p - 1])) p--
+        return { at: this.lineEnd(Math.max(0, p - 1)), del: 0, text: lines.map((l) => this.eol + l).join("") }
     }
 
     /** Insert whole lines before the line starting at `lineStart`. */

@@ -268,6 +268,16 @@ describe("mergeCreationRule: more shapes", () => {
         expect((await keysFor(first.text, "x.enc.yaml")).keys).toEqual({ age: [AGE1] })
     })
 
+    it("adds after a block scalar, not after the line that follows it", async () => {
+        const text = `creation_rules:\n  - path_regex: .*.yaml\n    age: >-\n      ${AGE2}\n\n  - path_regex: y/\n    pgp: ${FP2}\n`
+        const r = mergeCreationRule(text, { ...GUIDE, pgp: [FP] })
+        expect(r.text).toBe(text.replace(`${AGE2}\n`, `${AGE2}\n    pgp: ${FP}\n`))
+        expect((await keysFor(r.text, "a.yaml")).keys).toEqual({ age: [AGE2], pgp: [FP] })
+        const age = mergeCreationRule(text, { ...GUIDE, age: [AGE1] })
+        expect(age.text).toBe(text.replace(`>-\n      ${AGE2}\n`, `${AGE2},${AGE1}\n`))
+        expect((await keysFor(age.text, "a.yaml")).keys).toEqual({ age: [AGE2, AGE1] })
+    })
+
     it("keeps other key types and options of the rule", async () => {
         const text = `creation_rules:\n  - path_regex: .*.yaml\n    kms: arn:aws:kms:us-east-1:123456789012:key/abc\n    aws_profile: prod\n    mac_only_encrypted: true\n`
         const r = mergeCreationRule(text, { ...GUIDE, age: [AGE1] })
