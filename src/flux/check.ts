@@ -391,6 +391,15 @@ export async function runCheck(input: CheckInput): Promise<CheckReport> {
     }
     const postBuild: { t: SourceTarget; bytes: Buffer }[] = []
     if (input.decryption) for (const t of set.sources) await checkSource(ctx, t, postBuild)
+    else {
+        for (const t of set.sources) {
+            const r = readSource(input.root, t.path)
+            if (r.ok && markerFormat(r.bytes) !== undefined) {
+                report.files.push({ path: t.path, stage: "sources", ...(t.key === undefined ? {} : { field: t.key }), result: "skipped", note: "no decryption configured" })
+                report.warnings.push(`${t.path}: SOPS-encrypted file used by ${t.via}, but the Kustomization has no decryption: it would be used encrypted`)
+            }
+        }
+    }
     for (const res of set.resources) await checkResourceFile(ctx, res)
     // secretGenerator files with another format's marker: the Secret-field scan after the build (§5.3 step 4)
     const decryptedBefore = new Set(report.files.filter((f) => f.stage === "sources" && f.result === "decrypts").map((f) => f.path))
