@@ -145,9 +145,11 @@ export async function runDoctor(kube: KubeReader, o: DoctorOptions): Promise<Doc
         // key material, as ImportKeys gets it
         let keys: ImportedKeys = await importKeys({}, { namespace: ns, name: "" })
         let staticCreds = keys.credentials
+        let secretMissing = false
         if (decryption !== undefined && secretName !== undefined) {
             const secret = await kube.get("v1", "Secret", ns, secretName)
             if (secret === undefined) {
+                secretMissing = true
                 add({
                     severity: "error",
                     subject,
@@ -158,6 +160,7 @@ export async function runDoctor(kube: KubeReader, o: DoctorOptions): Promise<Doc
         } else if (decryption !== undefined && globalAge !== undefined) {
             const secret = await kube.get("v1", "Secret", o.namespace, globalAge)
             if (secret === undefined) {
+                secretMissing = true
                 add({ severity: "error", subject, message: `secrets "${globalAge}" not found (--sops-age-secret of ${CONTROLLER})`, fix: `kubectl create secret generic ${globalAge} -n ${o.namespace} --from-file=age.agekey=<your age key file>` })
             } else keys = await importKeys(secretEntries(secret as unknown as Obj), { namespace: o.namespace, name: globalAge, globalAge: true })
         }
@@ -213,7 +216,7 @@ export async function runDoctor(kube: KubeReader, o: DoctorOptions): Promise<Doc
         }
         if (encrypted.length === 0 && check.error === undefined) status.state = "no-sops"
         for (const f of check.files.filter((x) => x.result === "fails")) {
-            if (keys.error !== undefined) break
+            if (keys.error !== undefined || secretMissing) break
             add({
                 severity: "error",
                 subject,
