@@ -433,6 +433,12 @@ export async function runCheck(input: CheckInput): Promise<CheckReport> {
             report.warnings.push(`${c.path}: SOPS-encrypted file used by ${c.via}: configMapGenerator sources are not decrypted, the ConfigMap would hold ciphertext`)
         }
     }
+    for (const c of set.undecryptedPatches) {
+        const r = readSource(input.root, c.path)
+        if (r.ok && markerFormat(r.bytes) !== undefined) {
+            report.warnings.push(`${c.path}: SOPS-encrypted patch in ${c.via}: the controller decrypts only patches[].path files, this one would be applied encrypted (move it to patches:)`)
+        }
+    }
     report.ok = report.error === undefined && report.files.every((f) => f.result !== "fails")
     return report
 }

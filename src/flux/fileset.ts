@@ -72,6 +72,8 @@ export interface FileSet {
     sources: SourceTarget[]
     resources: ResourceFile[]
     configMapSources: ConfigMapSource[]
+    /** Files the controller never decrypts: patchesStrategicMerge and patchesJson6902 paths (checked for markers). */
+    undecryptedPatches: ConfigMapSource[]
     warnings: string[]
     /** Kustomization directories visited (relative). */
     visited: string[]
@@ -230,6 +232,7 @@ export function collectFileSet(root: string, specPath: string, parse: ParseYaml,
         sources: [],
         resources: [],
         configMapSources: [],
+        undecryptedPatches: [],
         warnings: [],
         visited: [],
     }
@@ -296,6 +299,10 @@ export function collectFileSet(root: string, specPath: string, parse: ParseYaml,
             if (typeof p.path !== "string" || p.path === "") continue
             if (isRemote(p.path)) continue
             addSource({ ref: p.path, resolved: resolve(p.path), format: formatForPath(p.path), via: `${kfile} patches` })
+        }
+        for (const p of [...strings(k.patchesStrategicMerge), ...list(k.patchesJson6902).flatMap((x) => strings(x.path))]) {
+            if (isRemote(p) || p.includes("\n")) continue
+            set.undecryptedPatches.push({ path: relToRoot(root, resolve(p)), via: `${kfile} ${p.endsWith(".json") ? "patchesJson6902" : "patchesStrategicMerge"}` })
         }
         for (const gen of list(k.configMapGenerator)) {
             const name = typeof gen.name === "string" ? gen.name : ""

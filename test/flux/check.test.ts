@@ -133,6 +133,20 @@ describe("pre-build sources", () => {
         expect(bad.files[0].error).toMatch(/^error decrypting sources: cannot get sops data key: Failed to get the data key/)
     })
 
+    it("ini files, symlinks inside the root, and encrypted patchesStrategicMerge files (never decrypted)", async () => {
+        const ini = await encrypt("[db]\npassword = x\n", { groups: [[AGE[1]]], format: "ini" })
+        const root = repo({
+            "kustomization.yaml": kustomization({ secretGenerator: [{ name: "s", files: ["app.ini", "linked.ini"] }], patchesStrategicMerge: ["psm.yaml"] }),
+            "real/app.ini": ini,
+            "psm.yaml": ageSecret,
+        })
+        symlinkSync("real/app.ini", path.join(root, "app.ini"))
+        symlinkSync("/real/app.ini", path.join(root, "linked.ini"))
+        const r = await check(root, ".", age1, { verify: true })
+        expect(results(r)).toEqual(["real/app.ini[app.ini]:sources:decrypts"])
+        expect(r.warnings.join("\n")).toContain("psm.yaml: SOPS-encrypted patch in kustomization.yaml patchesStrategicMerge")
+    })
+
     it("a file encrypted as YAML but referenced as 'token=' is decrypted only after the build, as a Secret field in the key's format", async () => {
         const yaml = await encrypt("token: abc\n", { groups: [[AGE[1]]], selection: {} })
         const envelope = await encrypt("raw bytes", { groups: [[AGE[1]]], format: "binary" })
