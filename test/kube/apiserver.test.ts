@@ -1,0 +1,539 @@
+/**
+ * The in-process test API server, exercised with the real @kubernetes/client-node and the real kubectl binary.
+ */
+import { mkdtempSync, writeFileSync } from "node:fs"
+import os from "node:os"
+import path from "node:path"
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { needs, run, which } from "../cli/run.js"
+import { startApiServer, type TestApiServer } from "./apiserver/index.js"
+
+// biome-ignore lint/suspicious/noExplicitAny: JSON objects under test
+type Json = any
+
+const k8s = await import("@kubernetes/client-node")
+
+function clients(kubeconfig: string) {
+    const kc = new k8s.KubeConfig()
+    kc.loadFromFile(kubeconfig)
+    return { objects: k8s.KubernetesObjectApi.makeApiClient(kc), core: kc.makeApiClient(k8s.CoreV1Api) }
+}
+
+/** The Status body of a failed client-node call. */
+async function failure(p: Promise<unknown>): Promise<{ code: number; status: Json }> {
+    try {
+        await p
+    } catch (e) {
+        const err = e as { code?: number; body?: unknown }
+        if (typeof err.code !== "number") throw e
+        const status = typeof err.body === "string" ? JSON.parse(err.body) : err.body
+        return { code: err.code, status }
+    }
+    throw new Error("expected the call to fail")
+}
+
+const SSA = k8s.PatchStrategy.ServerSideApply
+
+function kustomization(name: string, spec: Json = {}): Json {
+    return {
+        apiVersion: "kustomize.toolkit.fluxcd.io/v1",
+        kind: "Kustomization",
+        metadata: { name, namespace: "flux-system" },
+        spec: { interval: "10m0s", prune: true, sourceRef: { kind: "GitRepository", name: "my-secrets" }, ...spec },
+    }
+}
+
+function secret(name: string, data: Record<string, string>, extra: Json = {}): Json {
+    return { apiVersion: "v1", kind: "Secret", metadata: { name, namespace: "flux-system", ...extra }, data }
+}
+
+const b64 = (s: string) => Buffer.from(s).toString("base64")
+
+describe("test API server with @kubernetes/client-node", () => {
+    let server: TestApiServer
+    let c: ReturnType<typeof clients>
+
+    beforeAll(async () => {
+        server = await startApiServer({
+            users: {
+                admin: { token: "admin-token" },
+                reader: { token: "reader-token", forbid: [{ verb: "get", resource: "secrets", namespace: "flux-system" }, { resource: "kustomizations" }] },
+            },
+        })
+        c = clients(server.kubeconfig())
+    })
+    afterAll(async () => {
+        await server.close()
+    })
+
+    it("serves the flux-system install", async () => {
+        const ns = await c.core.listNamespace()
+        expect(ns.items.map((n) => n.metadata?.name)).toEqual(["default", "flux-system", "kube-public", "kube-system"])
+        const d: Json = await c.objects.read({ apiVersion: "apps/v1", kind: "Deployment", metadata: { name: "kustomize-controller", namespace: "flux-system" } })
+        const manager = d.spec.template.spec.containers[0]
+        expect(manager.name).toBe("manager")
+        expect(manager.image).toBe("ghcr.io/fluxcd/kustomize-controller:v1.9.4")
+        expect(manager.args).toContain("--watch-all-namespaces=true")
+        expect(manager.env[0]).toEqual({ name: "RUNTIME_NAMESPACE", valueFrom: { fieldRef: { apiVersion: "v1", fieldPath: "metadata.namespace" } } })
+        const sa = await c.core.readNamespacedServiceAccount({ name: "kustomize-controller", namespace: "flux-system" })
+        expect(sa.metadata?.uid).toMatch(/^[0-9a-f-]{36}$/)
+    })
+
+    it("creates, reads, lists, patches and deletes a Secret", async () => {
+        const created: Json = await c.objects.create({ ...secret("s1", { a: b64("1") }), stringData: { b: "two" } })
+        expect(created.data).toEqual({ a: b64("1"), b: b64("two") })
+        expect(created.stringData).toBeUndefined()
+        expect(created.type).toBe("Opaque")
+        expect(created.metadata.generation).toBeUndefined()
+        expect(Number(created.metadata.resourceVersion)).toBeGreaterThan(0)
+        expect(created.metadata.creationTimestamp).toBeTruthy()
+        const again = await failure(c.objects.create(secret("s1", {})))
+        expect(again.code).toBe(409)
+        expect(again.status).toMatchObject({ reason: "AlreadyExists", message: 'secrets "s1" already exists', details: { name: "s1", kind: "secrets" } })
+
+        const read = await c.core.readNamespacedSecret({ name: "s1", namespace: "flux-system" })
+        expect(read.data?.b).toBe(b64("two"))
+        await c.objects.create(secret("s2", { x: b64("x") }, { labels: { app: "web", tier: "db" } }))
+        const byLabel = await c.core.listNamespacedSecret({ namespace: "flux-system", labelSelector: "app=web" })
+        expect(byLabel.items.map((s) => s.metadata?.name)).toEqual(["s2"])
+        const byIn = await c.core.listNamespacedSecret({ namespace: "flux-system", labelSelector: "tier in (db,cache),app" })
+        expect(byIn.items.map((s) => s.metadata?.name)).toEqual(["s2"])
+        const all = await c.objects.list("v1", "Secret")
+        expect(all.items.map((s) => s.metadata?.name)).toEqual(expect.arrayContaining(["s1", "s2"]))
+
+        const merged: Json = await c.objects.patch(
+            { apiVersion: "v1", kind: "Secret", metadata: { name: "s1", namespace: "flux-system", annotations: { note: "x" } }, data: { a: null } } as Json,
+            undefined,
+            undefined,
+            "tester",
+            undefined,
+            k8s.PatchStrategy.MergePatch,
+        )
+        expect(merged.data).toEqual({ b: b64("two") })
+        expect(merged.metadata.annotations).toEqual({ note: "x" })
+        expect(merged.metadata.managedFields.map((m: Json) => m.manager)).toContain("tester")
+        expect(Number(merged.metadata.resourceVersion)).toBeGreaterThan(Number(created.metadata.resourceVersion))
+
+        const jp: Json = await c.core.patchNamespacedSecret(
+            { name: "s1", namespace: "flux-system", body: [{ op: "add", path: "/data/c", value: b64("3") }] },
+            k8s.setHeaderOptions("Content-Type", k8s.PatchStrategy.JsonPatch),
+        )
+        expect(jp.data.c).toBe(b64("3"))
+
+        const bad = await failure(c.objects.create(secret("s3", { k: "not base64!" })))
+        expect(bad.code).toBe(400)
+        expect(bad.status.message).toBe('Secret in version "v1" cannot be handled as a Secret: illegal base64 data at input byte 3')
+
+        await c.objects.delete({ apiVersion: "v1", kind: "Secret", metadata: { name: "s1", namespace: "flux-system" } })
+        const gone = await failure(c.core.readNamespacedSecret({ name: "s1", namespace: "flux-system" }))
+        expect(gone.code).toBe(404)
+        expect(gone.status).toMatchObject({ kind: "Status", status: "Failure", reason: "NotFound", message: 'secrets "s1" not found', code: 404 })
+    })
+
+    it("rejects writes into a missing namespace and bad names", async () => {
+        const r = await failure(c.objects.create({ ...secret("x", {}), metadata: { name: "x", namespace: "nope" } }))
+        expect(r.code).toBe(404)
+        expect(r.status.message).toBe('namespaces "nope" not found')
+        const n = await failure(c.objects.create(secret("Bad_Name", {})))
+        expect(n.code).toBe(422)
+        expect(n.status.message).toMatch(/^Secret "Bad_Name" is invalid: metadata\.name: Invalid value: "Bad_Name": a lowercase RFC 1123 subdomain must consist of/)
+    })
+
+    it("server-side apply is idempotent, prunes dropped fields and reports conflicts", async () => {
+        const first: Json = await c.objects.patch(secret("sops-gpg", { "sops.asc": b64("key1"), extra: b64("e") }, { labels: { app: "x" } }), undefined, undefined, "kubectl-sops", false, SSA)
+        const stored = server.object("v1", "Secret", "flux-system", "sops-gpg")
+        expect(stored.metadata.managedFields).toEqual([
+            {
+                manager: "kubectl-sops",
+                operation: "Apply",
+                apiVersion: "v1",
+                time: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/),
+                fieldsType: "FieldsV1",
+                fieldsV1: { "f:data": { "f:extra": {}, "f:sops.asc": {} }, "f:metadata": { "f:labels": { "f:app": {} } } },
+            },
+        ])
+        const rv = first.metadata.resourceVersion
+        const writes = server.requests.length
+        const second: Json = await c.objects.patch(secret("sops-gpg", { "sops.asc": b64("key1"), extra: b64("e") }, { labels: { app: "x" } }), undefined, undefined, "kubectl-sops", false, SSA)
+        expect(server.requests.length).toBeGreaterThan(writes)
+        expect(second.metadata.resourceVersion).toBe(rv)
+        expect(server.object("v1", "Secret", "flux-system", "sops-gpg").metadata.managedFields).toEqual(stored.metadata.managedFields)
+
+        // dropping a field removes it; another manager's field stays
+        await c.objects.patch(
+            { apiVersion: "v1", kind: "Secret", metadata: { name: "sops-gpg", namespace: "flux-system", annotations: { owner: "other" } } } as Json,
+            undefined,
+            undefined,
+            "other-tool",
+            undefined,
+            k8s.PatchStrategy.MergePatch,
+        )
+        const third: Json = await c.objects.patch(secret("sops-gpg", { "sops.asc": b64("key1") }), undefined, undefined, "kubectl-sops", false, SSA)
+        expect(third.data).toEqual({ "sops.asc": b64("key1") })
+        expect(third.metadata.labels).toBeUndefined()
+        expect(third.metadata.annotations).toEqual({ owner: "other" })
+        expect(Number(third.metadata.resourceVersion)).toBeGreaterThan(Number(rv))
+
+        // a value owned by someone else conflicts, the same value is shared, force takes over
+        server.seed({ ...secret("legacy", { "sops.asc": b64("old"), other: b64("o") }) }, "kubectl-client-side-apply")
+        const conflict = await failure(c.objects.patch(secret("legacy", { "sops.asc": b64("new") }), undefined, undefined, "kubectl-sops", false, SSA))
+        expect(conflict.code).toBe(409)
+        expect(conflict.status).toMatchObject({
+            reason: "Conflict",
+            message: 'Apply failed with 1 conflict: conflict with "kubectl-client-side-apply" using v1: .data.sops.asc',
+            details: { causes: [{ reason: "FieldManagerConflict", message: 'conflict with "kubectl-client-side-apply" using v1', field: ".data.sops.asc" }] },
+        })
+        const shared: Json = await c.objects.patch(secret("legacy", { other: b64("o") }), undefined, undefined, "kubectl-sops", false, SSA)
+        expect(shared.metadata.managedFields.map((m: Json) => m.manager).sort()).toEqual(["kubectl-client-side-apply", "kubectl-sops"])
+        const forced: Json = await c.objects.patch(secret("legacy", { other: b64("o"), "sops.asc": b64("new") }), undefined, undefined, "kubectl-sops", true, SSA)
+        expect(forced.data["sops.asc"]).toBe(b64("new"))
+        const legacy = server.object("v1", "Secret", "flux-system", "legacy").metadata.managedFields.find((m: Json) => m.manager === "kubectl-client-side-apply")
+        expect(legacy.fieldsV1).toEqual({ "f:data": { ".": {}, "f:other": {} }, "f:type": {} })
+    })
+
+    it("applying creates (201) and needs a fieldManager", async () => {
+        const before = server.requests.length
+        await c.objects.patch(kustomization("apply-new"), undefined, undefined, "kubectl-sops", false, SSA)
+        expect(server.requests[before].status === 201 || server.requests.slice(before).some((r) => r.method === "PATCH" && r.status === 201)).toBe(true)
+        const stored = server.object("kustomize.toolkit.fluxcd.io/v1", "Kustomization", "flux-system", "apply-new")
+        expect(stored.metadata.generation).toBe(1)
+        expect(stored.spec.force).toBe(false)
+        expect(stored.status).toEqual({ observedGeneration: -1 })
+        const res = await fetchApi(server, "PATCH", "/apis/kustomize.toolkit.fluxcd.io/v1/namespaces/flux-system/kustomizations/apply-new", "application/apply-patch+yaml", "{}")
+        expect(res.status).toBe(422)
+        expect(res.body.message).toBe('PatchOptions.meta.k8s.io "" is invalid: fieldManager: Required value: is required for apply patch')
+    })
+
+    it("bumps generation only when spec changes and keeps status out of the main endpoint", async () => {
+        const ks = kustomization("gen")
+        const a: Json = await c.objects.patch(ks, undefined, undefined, "m", false, SSA)
+        expect(a.metadata.generation).toBe(1)
+        const b: Json = await c.objects.patch({ ...ks, metadata: { ...ks.metadata, labels: { l: "1" } } }, undefined, undefined, "m", false, SSA)
+        expect(b.metadata.generation).toBe(1)
+        const d: Json = await c.objects.patch({ ...ks, spec: { ...ks.spec, interval: "5m" }, status: { observedGeneration: 7 } }, undefined, undefined, "m", false, SSA)
+        expect(d.metadata.generation).toBe(2)
+        expect(d.status).toEqual({ observedGeneration: -1 })
+        server.setStatus("kustomize.toolkit.fluxcd.io/v1", "Kustomization", "flux-system", "gen", {
+            observedGeneration: 2,
+            conditions: [{ type: "Ready", status: "True", reason: "ReconciliationSucceeded", message: "Applied revision: main@sha1:abc", lastTransitionTime: "2026-01-01T00:00:00Z" }],
+        })
+        const e: Json = await c.objects.read({ apiVersion: "kustomize.toolkit.fluxcd.io/v1", kind: "Kustomization", metadata: { name: "gen", namespace: "flux-system" } })
+        expect(e.status.conditions[0].reason).toBe("ReconciliationSucceeded")
+        expect(e.metadata.generation).toBe(2)
+        const st = await fetchApi(
+            server,
+            "PATCH",
+            "/apis/kustomize.toolkit.fluxcd.io/v1/namespaces/flux-system/kustomizations/gen/status",
+            "application/merge-patch+json",
+            JSON.stringify({ spec: { interval: "1h" }, status: { lastAppliedRevision: "main@sha1:def" } }),
+        )
+        expect(st.status).toBe(200)
+        expect(st.body.status.lastAppliedRevision).toBe("main@sha1:def")
+        expect(st.body.spec.interval).toBe("5m")
+        expect(st.body.metadata.generation).toBe(2)
+    })
+
+    it("validates custom resources against the CRD schema", async () => {
+        const { interval: _, ...noInterval } = kustomization("x").spec
+        const missing = await failure(c.objects.create({ ...kustomization("x"), spec: noInterval }))
+        expect(missing.code).toBe(422)
+        expect(missing.status).toMatchObject({
+            reason: "Invalid",
+            message: 'Kustomization.kustomize.toolkit.fluxcd.io "x" is invalid: spec.interval: Required value',
+            details: { name: "x", group: "kustomize.toolkit.fluxcd.io", kind: "Kustomization", causes: [{ reason: "FieldValueRequired", message: "Required value", field: "spec.interval" }] },
+        })
+        const kind = await failure(c.objects.patch(kustomization("x", { sourceRef: { kind: "Foo", name: "y" } }), undefined, undefined, "m", false, SSA))
+        expect(kind.code).toBe(422)
+        expect(kind.status.message).toBe(
+            'Kustomization.kustomize.toolkit.fluxcd.io "x" is invalid: spec.sourceRef.kind: Unsupported value: "Foo": supported values: "OCIRepository", "GitRepository", "Bucket", "ExternalArtifact"',
+        )
+        const url = await failure(
+            c.objects.create({
+                apiVersion: "source.toolkit.fluxcd.io/v1",
+                kind: "GitRepository",
+                metadata: { name: "x", namespace: "flux-system" },
+                spec: { interval: "1m", url: "ftp://x" },
+            }),
+        )
+        expect(url.code).toBe(422)
+        expect(url.status.message).toBe(
+            `GitRepository.source.toolkit.fluxcd.io "x" is invalid: spec.url: Invalid value: "ftp://x": spec.url in body should match '^(http|https|ssh)://.*$'`,
+        )
+        const two = await failure(c.objects.create({ ...kustomization("x"), spec: { sourceRef: { kind: "GitRepository", name: "y" } } }))
+        expect(two.status.message).toBe('Kustomization.kustomize.toolkit.fluxcd.io "x" is invalid: [spec.interval: Required value, spec.prune: Required value]')
+        const type = await failure(c.objects.create(kustomization("x", { prune: "yes" })))
+        expect(type.status.message).toBe('Kustomization.kustomize.toolkit.fluxcd.io "x" is invalid: spec.prune: Invalid value: "string": spec.prune in body must be of type boolean: "string"')
+        // unknown fields are pruned, defaults applied
+        const ok: Json = await c.objects.create(kustomization("pruned", { bogus: 1 }))
+        expect(ok.spec.bogus).toBeUndefined()
+        expect(ok.spec.force).toBe(false)
+    })
+
+    it("dryRun=All stores nothing", async () => {
+        const rv = (await c.core.listNamespace()).metadata?.resourceVersion
+        const created: Json = await c.objects.create(kustomization("dry"), undefined, "All")
+        expect(created.metadata.uid).toBeTruthy()
+        expect(server.object("kustomize.toolkit.fluxcd.io/v1", "Kustomization", "flux-system", "dry")).toBeUndefined()
+        await c.objects.patch(secret("dry", { a: b64("a") }), undefined, "All", "m", false, SSA)
+        expect(server.object("v1", "Secret", "flux-system", "dry")).toBeUndefined()
+        await c.objects.delete({ apiVersion: "v1", kind: "ServiceAccount", metadata: { name: "kustomize-controller", namespace: "flux-system" } }, undefined, "All")
+        expect(server.object("v1", "ServiceAccount", "flux-system", "kustomize-controller")).toBeDefined()
+        expect((await c.core.listNamespace()).metadata?.resourceVersion).toBe(rv)
+    })
+
+    it("strategic merge patches merge containers and env by name", async () => {
+        // client-node's typed serializer drops "$patch", so this one goes over plain HTTPS
+        const res = await fetchApi(
+            server,
+            "PATCH",
+            "/apis/apps/v1/namespaces/flux-system/deployments/kustomize-controller?fieldManager=tester",
+            "application/strategic-merge-patch+json",
+            JSON.stringify({
+                spec: {
+                    template: {
+                        metadata: { annotations: { "kubectl.kubernetes.io/restartedAt": "now" } },
+                        spec: {
+                            containers: [{ name: "manager", env: [{ name: "SOPS_AGE_KEY_FILE", value: "/keys/age.agekey" }, { name: "GOMEMLIMIT", $patch: "delete" }] }],
+                        },
+                    },
+                },
+            }),
+        )
+        expect(res.status).toBe(200)
+        const patched = res.body
+        const container = patched.spec.template.spec.containers[0]
+        expect(patched.spec.template.spec.containers).toHaveLength(1)
+        expect(container.image).toBe("ghcr.io/fluxcd/kustomize-controller:v1.9.4")
+        expect(container.env.map((e: Json) => e.name)).toEqual(["RUNTIME_NAMESPACE", "GOMAXPROCS", "SOPS_AGE_KEY_FILE"])
+        expect(patched.metadata.generation).toBe(2)
+        expect(patched.status.observedGeneration).toBe(2)
+        const crd = await failure(
+            c.objects.patch(kustomization("gen"), undefined, undefined, "m", undefined, k8s.PatchStrategy.StrategicMergePatch),
+        )
+        expect(crd.code).toBe(415)
+    })
+
+    it("answers 401 for a bad token and 403 for forbidden requests", async () => {
+        const bad = clients(server.kubeconfig())
+        const cfg = path.join(mkdtempSync(path.join(os.tmpdir(), "ksops-kc-")), "config")
+        writeFileSync(cfg, (await import("node:fs")).readFileSync(server.kubeconfig(), "utf8").replace("admin-token", "wrong"))
+        const unauth = await failure(clients(cfg).core.listNamespace())
+        expect(unauth.code).toBe(401)
+        expect(bad).toBeDefined()
+        const raw = await fetchApi(server, "GET", "/api/v1/namespaces", undefined, undefined, "wrong")
+        expect(raw.status).toBe(401)
+        expect(raw.body).toEqual({ kind: "Status", apiVersion: "v1", metadata: {}, status: "Failure", message: "Unauthorized", reason: "Unauthorized", code: 401 })
+
+        const reader = clients(server.kubeconfig({ user: "reader" }))
+        const forbidden = await failure(reader.core.readNamespacedSecret({ name: "x", namespace: "flux-system" }))
+        expect(forbidden.code).toBe(403)
+        expect(forbidden.status).toMatchObject({
+            reason: "Forbidden",
+            message: 'secrets "x" is forbidden: User "reader" cannot get resource "secrets" in API group "" in the namespace "flux-system"',
+            details: { name: "x", kind: "secrets" },
+        })
+        const list = await failure(reader.objects.list("kustomize.toolkit.fluxcd.io/v1", "Kustomization"))
+        expect(list.status.message).toBe(
+            'kustomizations.kustomize.toolkit.fluxcd.io is forbidden: User "reader" cannot list resource "kustomizations" in API group "kustomize.toolkit.fluxcd.io" at the cluster scope',
+        )
+        // what is not forbidden works
+        const sa = await reader.core.readNamespacedServiceAccount({ name: "kustomize-controller", namespace: "flux-system" })
+        expect(sa.metadata?.name).toBe("kustomize-controller")
+        expect(server.requests.some((r) => r.user === "reader" && r.status === 403)).toBe(true)
+    })
+
+    it("answers 404 for unknown paths and rejects stale updates", async () => {
+        const unknown = await fetchApi(server, "GET", "/apis/example.com/v1/foos", undefined, undefined)
+        expect(unknown.status).toBe(404)
+        expect(unknown.body.message).toBe("the server could not find the requested resource")
+        const ks: Json = await c.objects.create(kustomization("stale"))
+        await c.objects.patch({ ...ks, spec: { ...ks.spec, path: "./a" } }, undefined, undefined, "m", undefined, k8s.PatchStrategy.MergePatch)
+        const stale = await failure(c.objects.replace({ ...ks, spec: { ...ks.spec, path: "./b" } }))
+        expect(stale.code).toBe(409)
+        expect(stale.status.message).toBe(
+            'Operation cannot be fulfilled on kustomizations.kustomize.toolkit.fluxcd.io "stale": the object has been modified; please apply your changes to the latest version and try again',
+        )
+    })
+
+    it("calls onWrite after each write", async () => {
+        const seen: string[] = []
+        server.onWrite = (obj) => {
+            seen.push(`${obj.kind}/${obj.metadata.name}`)
+            if (obj.kind === "Kustomization" && !obj.status?.conditions) {
+                server.setStatus(obj.apiVersion, obj.kind, obj.metadata.namespace, obj.metadata.name, { observedGeneration: obj.metadata.generation, conditions: [{ type: "Ready", status: "True" }] })
+            }
+        }
+        await c.objects.create(kustomization("hooked"))
+        server.onWrite = undefined
+        expect(seen).toEqual(["Kustomization/hooked"])
+        expect(server.object("kustomize.toolkit.fluxcd.io/v1", "Kustomization", "flux-system", "hooked").status.conditions[0].type).toBe("Ready")
+    })
+})
+
+describe("test API server options", () => {
+    it("leaves the Flux APIs out without the CRDs", async () => {
+        const server = await startApiServer({ installFluxCrds: false, fluxSystem: false })
+        try {
+            const c = clients(server.kubeconfig({ namespace: "default" }))
+            const res = await fetchApi(server, "GET", "/apis", undefined, undefined)
+            expect(res.body.groups.map((g: Json) => g.name)).toEqual(["apps", "apiextensions.k8s.io"])
+            const missing = await failure(c.objects.list("kustomize.toolkit.fluxcd.io/v1", "Kustomization", "flux-system"))
+            expect(missing.code === 404 || missing.code === undefined).toBe(true)
+            const ns = await c.core.listNamespace()
+            expect(ns.items.map((n) => n.metadata?.name)).toEqual(["default", "kube-public", "kube-system"])
+        } catch (e) {
+            // client-node reports a missing kind from discovery as a plain Error
+            expect(String(e)).toMatch(/Kustomization|404/)
+        } finally {
+            await server.close()
+        }
+    })
+})
+
+async function fetchApi(
+    server: TestApiServer,
+    method: string,
+    p: string,
+    contentType: string | undefined,
+    body: string | undefined,
+    tokenOverride?: string,
+): Promise<{ status: number; body: Json }> {
+    const { request } = await import("node:https")
+    const kc = new k8s.KubeConfig()
+    kc.loadFromFile(server.kubeconfig())
+    const ca = Buffer.from(kc.getCurrentCluster()!.caData!, "base64")
+    const token = tokenOverride ?? kc.getCurrentUser()!.token!
+    return new Promise((resolve, reject) => {
+        const req = request(
+            `${server.url}${p}`,
+            { method, ca, headers: { Authorization: `Bearer ${token}`, ...(contentType ? { "Content-Type": contentType } : {}) } },
+            (res) => {
+                const chunks: Buffer[] = []
+                res.on("data", (ch: Buffer) => chunks.push(ch))
+                res.on("end", () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(Buffer.concat(chunks).toString("utf8")) }))
+            },
+        )
+        req.on("error", reject)
+        req.end(body)
+    })
+}
+
+const kubectl = which("kubectl")
+
+describe.runIf(needs("kubectl"))("test API server with the real kubectl", () => {
+    let server: TestApiServer
+    let env: Record<string, string>
+    let dir: string
+    const k = (args: string[], input?: string) => run(args, { command: kubectl ?? "kubectl", env, input })
+
+    beforeAll(async () => {
+        server = await startApiServer()
+        dir = mkdtempSync(path.join(os.tmpdir(), "ksops-kubectl-"))
+        env = { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: dir, KUBECONFIG: server.kubeconfig() }
+    })
+    afterAll(async () => {
+        await server.close()
+    })
+
+    it("gets objects as YAML and lists Kustomizations across namespaces", async () => {
+        server.seed(secret("x", { "sops.asc": b64("k") }))
+        const got = await k(["get", "secret", "-n", "flux-system", "x", "-o", "yaml"])
+        expect(got.stderr).toBe("")
+        expect(got.code).toBe(0)
+        expect(got.stdout).toContain("sops.asc: aw==")
+        expect(got.stdout).toContain("name: x")
+        const none = await k(["get", "kustomizations.kustomize.toolkit.fluxcd.io", "-A"])
+        expect(none.code).toBe(0)
+        expect(none.stderr).toContain("No resources found")
+        server.seed(kustomization("flux-system"))
+        server.setStatus("kustomize.toolkit.fluxcd.io/v1", "Kustomization", "flux-system", "flux-system", {
+            conditions: [{ type: "Ready", status: "True", reason: "ReconciliationSucceeded", message: "Applied revision: main@sha1:1234", lastTransitionTime: "2026-01-01T00:00:00Z", observedGeneration: 1 }],
+        })
+        const ks = await k(["get", "ks", "-A"])
+        expect(ks.code).toBe(0)
+        expect(ks.stdout).toMatch(/^NAMESPACE\s+NAME\s+AGE\s+READY\s+STATUS\n/)
+        expect(ks.stdout).toMatch(/flux-system\s+flux-system\s+\d+s\s+True\s+Applied revision: main@sha1:1234/)
+    })
+
+    it("applies server-side, re-applies, deletes", async () => {
+        const file = path.join(dir, "objs.yaml")
+        writeFileSync(
+            file,
+            `apiVersion: source.toolkit.fluxcd.io/v1
+kind: GitRepository
+metadata:
+  name: my-secrets
+  namespace: flux-system
+spec:
+  interval: 1m0s
+  ref:
+    branch: main
+  url: https://github.com/example/repo
+---
+${JSON.stringify(kustomization("my-secrets", { decryption: { provider: "sops", secretRef: { name: "sops-gpg" } } }))}
+`,
+        )
+        const first = await k(["apply", "--server-side", "-f", file])
+        expect(first.stderr).toBe("")
+        expect(first.stdout).toBe(
+            "gitrepository.source.toolkit.fluxcd.io/my-secrets serverside-applied\nkustomization.kustomize.toolkit.fluxcd.io/my-secrets serverside-applied\n",
+        )
+        const rv = server.object("kustomize.toolkit.fluxcd.io/v1", "Kustomization", "flux-system", "my-secrets").metadata.resourceVersion
+        const second = await k(["apply", "--server-side", "-f", file])
+        expect(second.code).toBe(0)
+        expect(second.stdout).toContain("kustomization.kustomize.toolkit.fluxcd.io/my-secrets serverside-applied")
+        expect(server.object("kustomize.toolkit.fluxcd.io/v1", "Kustomization", "flux-system", "my-secrets").metadata.resourceVersion).toBe(rv)
+        const repo = await k(["get", "gitrepository", "-n", "flux-system", "my-secrets", "-o", "yaml"])
+        expect(repo.stdout).toContain("url: https://github.com/example/repo")
+        expect(repo.stdout).toContain("timeout: 60s")
+
+        writeFileSync(path.join(dir, "bad.yaml"), JSON.stringify(kustomization("bad", { sourceRef: { kind: "Foo", name: "x" } })))
+        const bad = await k(["apply", "--server-side", "-f", path.join(dir, "bad.yaml")])
+        expect(bad.code).toBe(1)
+        expect(bad.stderr).toContain('spec.sourceRef.kind: Unsupported value: "Foo"')
+
+        const del = await k(["delete", "-f", file])
+        expect(del.code).toBe(0)
+        expect(del.stdout).toContain('gitrepository.source.toolkit.fluxcd.io "my-secrets" deleted')
+        expect(server.object("kustomize.toolkit.fluxcd.io/v1", "Kustomization", "flux-system", "my-secrets")).toBeUndefined()
+    })
+
+    it("creates a generic secret, annotates and patches it", async () => {
+        // (vitest's child stdin is a socket, which kubectl cannot open as /dev/stdin, so the key comes from a file)
+        const keyFile = path.join(dir, "key.asc")
+        writeFileSync(keyFile, "-----BEGIN PGP PRIVATE KEY BLOCK-----\n")
+        const created = await k(["create", "secret", "generic", "sops-gpg", "-n", "flux-system", `--from-file=sops.asc=${keyFile}`])
+        expect(created.stderr).toBe("")
+        expect(created.stdout).toBe("secret/sops-gpg created\n")
+        const s = server.object("v1", "Secret", "flux-system", "sops-gpg")
+        expect(Buffer.from(s.data["sops.asc"], "base64").toString()).toBe("-----BEGIN PGP PRIVATE KEY BLOCK-----\n")
+        expect(s.type).toBe("Opaque")
+        expect(s.metadata.managedFields[0].manager).toBe("kubectl-create")
+        const dup = await k(["create", "secret", "generic", "sops-gpg", "-n", "flux-system", "--from-literal=a=b"])
+        expect(dup.code).toBe(1)
+        expect(dup.stderr).toContain('secrets "sops-gpg" already exists')
+
+        const ann = await k(["annotate", "secret", "sops-gpg", "-n", "flux-system", "reconcile.fluxcd.io/watch=Enabled"])
+        expect(ann.stdout).toBe("secret/sops-gpg annotated\n")
+        const label = await k(["patch", "secret", "sops-gpg", "-n", "flux-system", "--type=merge", "-p", '{"metadata":{"labels":{"a":"b"}}}'])
+        expect(label.stdout).toBe("secret/sops-gpg patched\n")
+        const noop = await k(["patch", "secret", "sops-gpg", "-n", "flux-system", "--type=merge", "-p", '{"metadata":{"labels":{"a":"b"}}}'])
+        expect(noop.stdout).toBe("secret/sops-gpg patched (no change)\n")
+        const after = server.object("v1", "Secret", "flux-system", "sops-gpg")
+        expect(after.metadata.annotations).toEqual({ "reconcile.fluxcd.io/watch": "Enabled" })
+        expect(after.metadata.labels).toEqual({ a: "b" })
+    })
+
+    it("restarts the kustomize-controller rollout", async () => {
+        const before = server.object("apps/v1", "Deployment", "flux-system", "kustomize-controller")
+        const r = await k(["rollout", "restart", "deployment/kustomize-controller", "-n", "flux-system"])
+        expect(r.stderr).toBe("")
+        expect(r.stdout).toBe("deployment.apps/kustomize-controller restarted\n")
+        const after = server.object("apps/v1", "Deployment", "flux-system", "kustomize-controller")
+        expect(after.metadata.generation).toBe(before.metadata.generation + 1)
+        expect(after.spec.template.metadata.annotations["kubectl.kubernetes.io/restartedAt"]).toMatch(/^\d{4}-\d\d-\d\dT/)
+        expect(after.spec.template.spec.containers[0].image).toBe("ghcr.io/fluxcd/kustomize-controller:v1.9.4")
+        const status = await k(["rollout", "status", "deployment/kustomize-controller", "-n", "flux-system", "--timeout=10s"])
+        expect(status.stdout).toContain('deployment "kustomize-controller" successfully rolled out')
+    })
+})
