@@ -112,6 +112,8 @@ interface Ctx {
     report: CheckReport
     yaml: YamlModule
     yamlStore: YamlStore
+    /** Documents parsed while the kustomization was generated (one parse per file). */
+    parsed: Map<string, unknown[]>
 }
 
 /** What the output store would refuse to write (the Secret-field case: output format from the data key). */
@@ -215,7 +217,8 @@ async function checkResourceFile(ctx: Ctx, res: { path: string; namespace?: stri
         report.warnings.push(`${res.path}: cannot read: ${(e as Error).message}`)
         return
     }
-    const parsed = parseDocs(ctx, bytes)
+    const cached = ctx.parsed.get(res.path) as Branch[] | undefined
+    const parsed = cached ?? parseDocs(ctx, bytes)
     if (typeof parsed === "string") {
         report.files.push({ path: res.path, stage: "resource", result: "fails", error: `kustomize build failed: ${res.path}: ${parsed}` })
         return
@@ -373,19 +376,30 @@ export async function runCheck(input: CheckInput): Promise<CheckReport> {
     const yaml = await import("yaml")
     const ix = indexKeys(input.keys)
     const report: CheckReport = { ok: true, path: "", keys: input.decryption ? describeKeys(input.keys) : [], files: [], warnings: [] }
-    const ctx: Ctx = { input, ix, report, yaml, yamlStore: new YamlStore() }
+    const ctx: Ctx = { input, ix, report, yaml, yamlStore: new YamlStore(), parsed: new Map() }
     if (input.decryption) {
         report.warnings.push(...input.keys.warnings)
         if (input.keys.error !== undefined) report.error = input.keys.error
     }
-    const set = collectFileSet(input.root, input.specPath, (t) => yaml.parse(t), {
-        ...(input.components === undefined ? {} : { components: input.components }),
-        ...(input.targetNamespace === undefined ? {} : { targetNamespace: input.targetNamespace }),
-    })
+    const set = collectFileSet(
+        input.root,
+        input.specPath,
+        (t) => yaml.parse(t),
+        {
+            ...(input.components === undefined ? {} : { components: input.components }),
+            ...(input.targetNamespace === undefined ? {} : { targetNamespace: input.targetNamespace }),
+        },
+        (t) => {
+            const docs = parseDocs(ctx, Buffer.from(t))
+            if (typeof docs === "string") throw new Error(docs)
+            return docs
+        },
+    )
+    ctx.parsed = set.parsed
     report.path = set.dirPath
     report.warnings.push(...set.warnings)
     if (set.error !== undefined) {
-        report.error ??= input.decryption && !/^(kustomization path not found|component path )/.test(set.error) ? `error decrypting sources: ${set.error}` : set.error
+        report.error ??= input.decryption && !/^(kustomization path not found|component path |kustomize create failed)/.test(set.error) ? `error decrypting sources: ${set.error}` : set.error
         report.ok = false
         return report
     }

@@ -5,6 +5,7 @@
  */
 import { lstatSync, readdirSync, readFileSync, readlinkSync, type Stats, statSync } from "node:fs"
 import path from "node:path"
+import { Branch } from "../sops/tree.js"
 import { formatFromPath } from "../stores/index.js"
 import type { Format } from "../stores/store.js"
 
@@ -77,6 +78,8 @@ export interface FileSet {
     warnings: string[]
     /** Kustomization directories visited (relative). */
     visited: string[]
+    /** Documents parsed while generating the kustomization (relative path → documents), reused by the caller. */
+    parsed: Map<string, unknown[]>
 }
 
 /** Forward-slash path relative to root ("." stays "."). */
@@ -157,6 +160,8 @@ function list(v: unknown): Record<string, unknown>[] {
 }
 
 type ParseYaml = (text: string) => unknown
+/** Every document of a YAML stream as plain values; throws on a syntax error. */
+type ParseAll = (text: string) => unknown[]
 
 /** What one kustomization level passes down to the levels it includes. */
 interface Scope {
@@ -165,9 +170,13 @@ interface Scope {
     nameSuffix: string
 }
 
-/** The generated kustomization's resources (§5.1 step 2): *.yaml/*.yml with Kubernetes objects, kustomization dirs as leaves. */
-function generatedResources(root: string, dirAbs: string, parse: ParseYaml): string[] {
+/**
+ * The generated kustomization's resources (§5.1 step 2): every *.yaml/*.yml file (each must decode as Kubernetes
+ * objects, else the reconcile fails), folders with a kustomization file as leaves.
+ */
+function generatedResources(root: string, dirAbs: string, parseAll: ParseAll, parsed: Map<string, unknown[]>): { resources: string[]; error?: string } {
     const out: string[] = []
+    let error: string | undefined
     const walk = (abs: string) => {
         let names: string[]
         try {
@@ -176,7 +185,9 @@ function generatedResources(root: string, dirAbs: string, parse: ParseYaml): str
             return
         }
         for (const name of names) {
-            if (name === ".git" || name === ".sops.yaml") continue
+            if (error !== undefined) return
+            // source-controller's default ignore list keeps these out of the artifact
+            if (name === ".git" || name === ".sops.yaml" || name === ".flux.yaml" || name === ".goreleaser.yml") continue
             const child = path.join(abs, name)
             let st: Stats
             try {
@@ -187,33 +198,39 @@ function generatedResources(root: string, dirAbs: string, parse: ParseYaml): str
             if (st.isDirectory()) {
                 if (findKustomization(child).files.length > 0) out.push(path.relative(dirAbs, child))
                 else walk(child)
-            } else if (st.isFile() && /\.ya?ml$/.test(name)) {
-                if (looksLikeKubernetes(child, parse)) out.push(path.relative(dirAbs, child))
+            } else if (/\.ya?ml$/.test(name)) {
+                const why = kubernetesYamlProblem(child, parseAll, (docs) => parsed.set(relToRoot(root, child), docs))
+                if (why !== undefined) error = `kustomize create failed: failed to decode Kubernetes YAML from ${relToRoot(root, child)}: ${why}`
+                else out.push(path.relative(dirAbs, child))
             }
         }
     }
     walk(dirAbs)
-    void root
-    return out
+    return error === undefined ? { resources: out } : { resources: out, error }
 }
 
-function looksLikeKubernetes(abs: string, parse: ParseYaml): boolean {
+/** Why kustomize's `SliceFromBytes` would refuse a file, or undefined. */
+function kubernetesYamlProblem(abs: string, parseAll: ParseAll, keep: (docs: unknown[]) => void): string | undefined {
     let text: string
     try {
         text = readFileSync(abs, "utf8")
-    } catch {
-        return false
+    } catch (e) {
+        return (e as Error).message
     }
-    // a cheap test first: every Kubernetes object names its kind and apiVersion at the top level
-    if (!/^kind:/m.test(text) || !/^apiVersion:/m.test(text)) {
-        try {
-            const v = parse(text.split(/^---\s*$/m).find((d) => d.trim() !== "") ?? "")
-            return v !== null && typeof v === "object" && "kind" in (v as object) && "apiVersion" in (v as object)
-        } catch {
-            return false
-        }
+    let docs: unknown[]
+    try {
+        docs = parseAll(text)
+    } catch (e) {
+        return `error converting YAML to JSON: yaml: ${(e as Error).message.split("\n")[0]}`
     }
-    return true
+    for (const d of docs) {
+        if (d === null || d === undefined) continue
+        const kind = d instanceof Branch ? d.get("kind") : typeof d === "object" && !Array.isArray(d) ? (d as Record<string, unknown>).kind : undefined
+        if (d instanceof Branch && d.items.length === 0) continue
+        if (typeof kind !== "string") return "missing Resource metadata"
+    }
+    keep(docs)
+    return undefined
 }
 
 /**
@@ -223,7 +240,13 @@ function looksLikeKubernetes(abs: string, parse: ParseYaml): boolean {
  * @param specPath - `spec.path`, relative to root (any form; cleaned with secure-join)
  * @param parse - a YAML parser (the `yaml` package's `parse`), loaded by the caller
  */
-export function collectFileSet(root: string, specPath: string, parse: ParseYaml, flux: { components?: readonly string[]; targetNamespace?: string } = {}): FileSet {
+export function collectFileSet(
+    root: string,
+    specPath: string,
+    parse: ParseYaml,
+    flux: { components?: readonly string[]; targetNamespace?: string } = {},
+    parseAll: ParseAll = (t) => [parse(t)],
+): FileSet {
     const dirAbs = secureJoin(root, specPath)
     const set: FileSet = {
         root,
@@ -235,6 +258,7 @@ export function collectFileSet(root: string, specPath: string, parse: ParseYaml,
         undecryptedPatches: [],
         warnings: [],
         visited: [],
+        parsed: new Map(),
     }
     if (!isDir(dirAbs)) {
         set.error = `kustomization path not found: ${set.dirPath}`
@@ -369,7 +393,12 @@ export function collectFileSet(root: string, specPath: string, parse: ParseYaml,
     const top = findKustomization(dirAbs)
     if (top.files.length === 0) {
         set.generated = true
-        visit(dirAbs, scope, generatedResources(root, dirAbs, parse), flux.components)
+        const gen = generatedResources(root, dirAbs, parseAll, set.parsed)
+        if (gen.error !== undefined) {
+            set.error = gen.error
+            return set
+        }
+        visit(dirAbs, scope, gen.resources, flux.components)
     } else visit(dirAbs, scope, undefined, flux.components)
     return set
 }

@@ -222,7 +222,8 @@ describe("kustomization walk", () => {
         const root = repo({
             "c/a.yaml": ageSecret,
             "c/sub/b.yml": ageSecret.replace("name: db", "name: b"),
-            "c/notes.yaml": "just: notes\n",
+            "c/empty.yaml": "",
+            "c/.sops.yaml": "creation_rules: []\n",
             "c/app/kustomization.yaml": kustomization({ resources: ["s.yaml"] }),
             "c/app/s.yaml": ageSecret.replace("name: db", "name: s"),
             "c/app/unlisted.yaml": pgpSecret,
@@ -230,6 +231,11 @@ describe("kustomization walk", () => {
         const r = await check(root, "c", age1)
         expect(results(r)).toEqual(["c/a.yaml:resource:decrypts", "c/app/s.yaml:resource:decrypts", "c/sub/b.yml:resource:decrypts"])
         expect(r.ok).toBe(true)
+        // a YAML file that is not a Kubernetes object fails the generation (a sops.yaml without the dot, say)
+        writeFileSync(path.join(root, "c/sub/sops.yaml"), "creation_rules: []\n")
+        const bad = await check(root, "c", age1)
+        expect(bad.ok).toBe(false)
+        expect(bad.error).toBe("kustomize create failed: failed to decode Kubernetes YAML from c/sub/sops.yaml: missing Resource metadata")
     })
 
     it("multiple kustomization files, a referenced folder without one, and bad YAML fail the reconcile", async () => {
