@@ -54,9 +54,9 @@ export const check: CommandSpec = {
         "Walks a Kustomization path exactly as Flux's kustomize-controller (v1.9.4) does — the kustomization files, resources, components, secretGenerator files and envs, patches — and tells, file by file, whether the controller will decrypt it with the given keys, with the controller's own error text when it will not. The keys come from the decryption Secret in the cluster (--secret), a Secret manifest or key file (--keys FILE; a raw file becomes the entry named like the file, so keys.txt is ignored as the controller would), or the key agent (--keys agent, the default). --verify also decrypts every value. Prints no secret values. Exits 1 when the controller would fail.",
     examples: [
         { description: "Check a cluster folder with the agent's keys", command: "kubectl sops check clusters/cluster0" },
-        { description: "Check with an age key file", command: "kubectl sops check clusters/cluster0 --keys age.agekey" },
-        { description: "Check with the decryption Secret of the cluster, for CI", command: "kubectl sops check clusters/cluster0 --secret sops-age -n flux-system -o json" },
-        { description: "A Kustomization without spec.decryption", command: "kubectl sops check apps/ --no-decryption" },
+        { description: "Check with an age key file (its file name is the Secret entry name, as with --from-file)", command: "kubectl sops check clusters/cluster0 --keys age.agekey" },
+        { description: "Also decrypt every value (authoritative)", command: "kubectl sops check clusters/cluster0 --keys age.agekey --verify" },
+        { description: "Check with the decryption Secret of the cluster, as JSON for CI", command: "kubectl sops check clusters/cluster0 --secret sops-age -n flux-system -o json" },
     ],
     flags: {
         secret: { type: "string", summary: "Name of the decryption Secret in the cluster (namespace -n)" },

@@ -18,7 +18,7 @@ export const doctor: CommandSpec = {
         "Reads the cluster (kubeconfig) and checks what kustomize-controller needs to decrypt: the Flux CRDs; for each Kustomization in the namespace (or -A), whose spec.path exists in this checkout: spec.decryption when the path holds SOPS files, the decryption Secret in the Kustomization's namespace and its entries (as the controller imports them), that every file decrypts with those keys, the controller's service-account annotations and pod label for the KMS key types the files use (unless the Secret has static credentials), and that the .sops.yaml rule encrypts for a key the cluster holds. Each finding is one line and a fix: command. Exits 1 when something would fail.",
     examples: [
         { description: "Check the flux-system Kustomizations against this checkout", command: "kubectl sops doctor" },
-        { description: "Every namespace, another kube context, as JSON", command: "kubectl sops doctor -A --context prod -o json" },
+        { description: "Every namespace, as JSON", command: "kubectl sops doctor -A -o json" },
     ],
     flags: {
         ...clusterFlags,
