@@ -20,7 +20,10 @@ export function renderText(r: CheckReport, verbose: boolean): string {
     if (r.keys.length > 0 && verbose) {
         out.push(`keys: ${r.keys.map((k) => `${k.type} ${k.id} (${k.entry}${k.note === undefined ? "" : `, ${k.note}`})`).join(", ")}`)
     }
-    if (r.error !== undefined) out.push(`✗ ${indent(r.error)}`)
+    if (r.error !== undefined) {
+        out.push(`✗ ${indent(r.error)}`)
+        if (r.error.startsWith("failed to import") && r.files.length > 0) out.push("  (this stops the reconcile before any file; the lines below assume the other entries were imported)")
+    }
     for (const f of r.files) {
         if (f.result === "decrypts") out.push(`✔ ${label(f)}  decrypts with ${f.key ?? "?"}${f.likely ? " (likely: needs the controller's cloud identity or token)" : ""}`)
         else if (f.result === "fails") out.push(`✗ ${label(f)}  ${indent(f.error ?? "fails")}`)

@@ -67,6 +67,17 @@ describe("kubectl sops check", () => {
         expect(r.stdout).toContain("failed to load age identities")
     })
 
+    it("a bad .agekey line: the controller's import error first, exit 1", async () => {
+        writeFileSync(path.join(root, "bad.agekey"), `${keyText("age1.agekey")}  AGE-SECRET-KEY-1INDENTED\n`)
+        const r = await run(["check", "clusters/c0", "--keys", "bad.agekey"], { cwd: root, env })
+        expect(r.code).toBe(1)
+        expect(r.stdout.split("\n")[0]).toBe(
+            "✗ failed to import 'bad.agekey' data from sops decryption Secret 'flux-system/bad.agekey': failed to parse and add to age identities: unknown identity type",
+        )
+        expect(r.stdout).toContain("this stops the reconcile before any file")
+        expect(r.stderr.split("\n")[0]).toBe("kustomize-controller would fail before decrypting any file")
+    })
+
     it("--no-decryption predicts the apply guard", async () => {
         const r = await run(["check", "clusters/c0", "--no-decryption", "-o", "json"], { cwd: root, env })
         expect(r.code).toBe(1)

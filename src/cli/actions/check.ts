@@ -112,7 +112,7 @@ export const check: CommandSpec = {
             const failed = report.files.filter((x) => x.result === "fails").length
             throw new KsopsError(
                 ErrorKind.CheckFailed,
-                report.error !== undefined && failed === 0 ? "kustomize-controller would fail before decrypting any file" : `kustomize-controller would fail to decrypt ${failed} file(s)`,
+                report.error !== undefined ? "kustomize-controller would fail before decrypting any file" : `kustomize-controller would fail to decrypt ${failed} file(s)`,
                 { hint: "see the report above" },
             )
         }
