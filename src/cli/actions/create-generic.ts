@@ -256,7 +256,7 @@ export function buildSecretData(sources: SecretSources, io: SourceIo): Map<strin
 // --- go-yaml v2 scalar styles (what sigs.k8s.io/yaml prints) ---
 
 const V2_NON_STRINGS = new Set(
-    "y Y yes Yes YES n N no No NO true True TRUE false False FALSE on On ON off Off OFF ~ null Null NULL .nan .NaN .NAN .inf .Inf .INF +.inf +.Inf +.INF -.inf -.Inf -.INF <<".split(" "),
+    "y Y yes Yes YES n N no No NO true True TRUE false False FALSE on On ON off Off OFF ~ null Null NULL .nan .NaN .NAN .inf .Inf .INF +.inf +.Inf +.INF -.inf -.Inf -.INF".split(" "),
 )
 
 /** Go `strconv.ParseInt(s, 0, 64)` or `ParseUint(s, 0, 64)` succeeds (underscores already removed). */
@@ -275,7 +275,8 @@ function goInt(s: string): boolean {
 function goFloat(s: string): boolean {
     if (/^[-+]?(inf|infinity|nan)$/i.test(s)) return true
     if (/^[-+]?0[xX]/.test(s)) return /^[-+]?0[xX](_?[0-9a-fA-F])*(\.([0-9a-fA-F](_?[0-9a-fA-F])*)?)?[pP][-+]?[0-9](_?[0-9])*$/.test(s) && /[0-9a-fA-F]/.test(s.slice(3))
-    return /^[-+]?(([0-9](_?[0-9])*)(\.([0-9](_?[0-9])*)?)?|\.[0-9](_?[0-9])*)([eE][-+]?[0-9](_?[0-9])*)?$/.test(s)
+    // out of range (±Inf) is an error in Go; underflow to 0 is not
+    return /^[-+]?(([0-9](_?[0-9])*)(\.([0-9](_?[0-9])*)?)?|\.[0-9](_?[0-9])*)([eE][-+]?[0-9](_?[0-9])*)?$/.test(s) && Number.isFinite(Number(s.replaceAll("_", "")))
 }
 
 function daysIn(year: number, month: number): number {
@@ -303,7 +304,10 @@ function resolvesNonString(s: string): boolean {
     if (goTimestamp(s)) return true
     const plain = s.replaceAll("_", "")
     if (goInt(plain)) return true
-    if (/^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$/.test(plain)) return true
+    // go-yaml v2's own binary forms: ParseInt(rest, 2) after "0b" (a sign may follow) or "-0b"
+    if (/^0b[-+]?[01]+$/.test(plain) && BigInt(`0b${plain.replace(/^0b[-+]?/, "")}`) <= 2n ** 63n - (plain[2] === "-" ? 0n : 1n)) return true
+    if (/^-0b[01]+$/.test(plain) && BigInt(`0b${plain.slice(3)}`) <= 2n ** 63n) return true
+    if (/^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$/.test(plain) && Number.isFinite(Number(plain))) return true
     return /^[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+(?:\.[0-9_]*)?$/.test(s)
 }
 
