@@ -53,6 +53,19 @@ describe("age and pgp", () => {
         expect(pub.warnings.join("\n")).toContain("holds only the public key")
     })
 
+    it("a passphrase-protected PGP key imports but cannot decrypt (gpg without pinentry)", async () => {
+        const pgp = await import("openpgp")
+        const { privateKey, publicKey } = await pgp.generateKey({ type: "ecc", curve: "curve25519Legacy", userIDs: [{ name: "p" }], passphrase: "pw", format: "armored" })
+        const msg = await pgp.encrypt({ message: await pgp.createMessage({ binary: new Uint8Array(32) }), encryptionKeys: await pgp.readKey({ armoredKey: publicKey }) })
+        const indented = (msg as string).trim().split("\n").map((l) => `            ${l}`).join("\n")
+        const text = pgpSecret.replace(/ {12}-----BEGIN PGP MESSAGE-----[\s\S]*?-----END PGP MESSAGE-----/, indented)
+        expect(text).not.toBe(pgpSecret)
+        const root = repo({ "kustomization.yaml": kustomization({ resources: ["s.yaml"] }), "s.yaml": text })
+        const r = await check(root, ".", await keysFrom({ "p.asc": privateKey }))
+        expect(r.files[0].error).toMatch(/gpg: public key\n\s+\| decryption failed: Inappropriate ioctl for device/)
+        expect(r.warnings.join("\n")).toContain("passphrase-protected")
+    })
+
     it("several keys in a file: any one of them is enough; with several identities the matching one wins", async () => {
         const both = await encrypt(secretYaml("both", { a: "1" }), { groups: [[AGE[3], PGP_FP]] })
         const root = repo({ "kustomization.yaml": kustomization({ resources: ["both.yaml"] }), "both.yaml": both })
