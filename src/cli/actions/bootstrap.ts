@@ -291,7 +291,7 @@ export const bootstrap: CommandSpec = {
             const secret = secretName === undefined ? undefined : decryptionSecret({ name: secretName, namespace: t.namespace, entries: chosen.entries })
             if (secret !== undefined && f["include-secret"] === true) {
                 objects.push(secret)
-                log.warning(`the ${secretName} Secret holds a private key: do not commit it unencrypted`)
+                log.warning(`the ${secretName} Secret holds ${chosen.kind === "vault" ? "a Vault token" : "a private key"}: do not commit it unencrypted`)
             }
             objects.push(source, ks)
             if (f.export === true && t.output === undefined) {
@@ -301,7 +301,8 @@ export const bootstrap: CommandSpec = {
             } else await printObjects(io, t.output, [...objects, ...(identity === undefined ? [] : identityObjects(identity))])
             if (secret !== undefined && f["include-secret"] !== true) {
                 const from = chosen.id === undefined ? "" : ` --from-agent ${chosen.id}`
-                log.action(`not printed: the ${secretName} Secret (it holds the private key); create it with \`kubectl sops create secret ${chosen.kind} ${secretName} -n ${t.namespace}${from}\``)
+                const holds = chosen.kind === "vault" ? "the Vault token" : "the private key"
+                log.action(`not printed: the ${secretName} Secret (it holds ${holds}); create it with \`kubectl sops create secret ${chosen.kind} ${secretName} -n ${t.namespace}${from}\``)
             }
             nextSteps(io, log, repoChanges, name)
             return 0
