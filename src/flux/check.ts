@@ -447,6 +447,15 @@ export async function runCheck(input: CheckInput): Promise<CheckReport> {
             report.warnings.push(`${c.path}: SOPS-encrypted file used by ${c.via}: configMapGenerator sources are not decrypted, the ConfigMap would hold ciphertext`)
         }
     }
+    for (const m of set.missing) {
+        report.files.push({
+            path: m.path,
+            stage: "resource",
+            result: "fails",
+            error: `kustomize build failed: accumulating resources: accumulation err='accumulating resources from '${m.ref}': open ${m.path}: no such file or directory'`,
+            note: `referenced by ${m.via}`,
+        })
+    }
     for (const c of set.undecryptedPatches) {
         const r = readSource(input.root, c.path)
         if (r.ok && markerFormat(r.bytes) !== undefined) {

@@ -73,6 +73,8 @@ export interface FileSet {
     sources: SourceTarget[]
     resources: ResourceFile[]
     configMapSources: ConfigMapSource[]
+    /** Local resources/components that do not exist: the kustomize build fails. */
+    missing: { path: string; ref: string; via: string }[]
     /** Files the controller never decrypts: patchesStrategicMerge and patchesJson6902 paths (checked for markers). */
     undecryptedPatches: ConfigMapSource[]
     warnings: string[]
@@ -256,6 +258,7 @@ export function collectFileSet(
         resources: [],
         configMapSources: [],
         undecryptedPatches: [],
+        missing: [],
         warnings: [],
         visited: [],
         parsed: new Map(),
@@ -353,7 +356,7 @@ export function collectFileSet(
                 st = undefined
             }
             if (st === undefined) {
-                set.warnings.push(`${kfile}: ${component ? "component" : "resource"} '${ref}' does not exist: kustomize build will fail`)
+                set.missing.push({ path: relToRoot(root, abs), ref, via: `${kfile} ${component ? "components" : "resources"}` })
                 continue
             }
             if (st.isDirectory()) visit(abs, inner)
