@@ -269,6 +269,24 @@ describe("test API server with @kubernetes/client-node", () => {
         expect(ok.spec.force).toBe(false)
     })
 
+    it("treats unknown fields like the real server: apply fails, fieldValidation=Strict fails, otherwise pruned", async () => {
+        const applied = await failure(c.objects.patch(kustomization("unknown", { bogus: 1 }), undefined, undefined, "m", false, SSA))
+        expect(applied.code).toBe(500)
+        expect(applied.status.message).toBe(
+            "failed to create typed patch object (flux-system/unknown; kustomize.toolkit.fluxcd.io/v1, Kind=Kustomization): .spec.bogus: field not declared in schema",
+        )
+        const strict = await fetchApi(
+            server,
+            "POST",
+            "/apis/kustomize.toolkit.fluxcd.io/v1/namespaces/flux-system/kustomizations?fieldValidation=Strict",
+            "application/json",
+            JSON.stringify(kustomization("unknown", { bogus: 1 })),
+        )
+        expect(strict.status).toBe(400)
+        expect(strict.body.message).toBe('Kustomization in version "v1" cannot be handled as a Kustomization: strict decoding error: unknown field "spec.bogus"')
+        expect(server.object("kustomize.toolkit.fluxcd.io/v1", "Kustomization", "flux-system", "unknown")).toBeUndefined()
+    })
+
     it("dryRun=All stores nothing", async () => {
         const rv = (await c.core.listNamespace()).metadata?.resourceVersion
         const created: Json = await c.objects.create(kustomization("dry"), undefined, "All")
@@ -522,6 +540,58 @@ ${JSON.stringify(kustomization("my-secrets", { decryption: { provider: "sops", s
         const after = server.object("v1", "Secret", "flux-system", "sops-gpg")
         expect(after.metadata.annotations).toEqual({ "reconcile.fluxcd.io/watch": "Enabled" })
         expect(after.metadata.labels).toEqual({ a: "b" })
+    })
+
+    it("rejects unknown fields with kubectl's strict validation, reports NotFound, waits for Ready", async () => {
+        writeFileSync(path.join(dir, "bogus.yaml"), JSON.stringify(kustomization("bogus", { bogus: 1 })))
+        const strict = await k(["create", "-f", path.join(dir, "bogus.yaml")])
+        expect(strict.code).toBe(1)
+        expect(strict.stderr).toBe(
+            'Error from server (BadRequest): error when creating "' +
+                path.join(dir, "bogus.yaml") +
+                '": Kustomization in version "v1" cannot be handled as a Kustomization: strict decoding error: unknown field "spec.bogus"\n',
+        )
+        const missing = await k(["delete", "secret", "nope", "-n", "flux-system"])
+        expect(missing.stderr).toBe('Error from server (NotFound): secrets "nope" not found\n')
+
+        server.onWrite = (obj) => {
+            if (obj.kind !== "Kustomization") return
+            setTimeout(() => {
+                server.setStatus(obj.apiVersion, obj.kind, obj.metadata.namespace, obj.metadata.name, {
+                    observedGeneration: obj.metadata.generation,
+                    conditions: [{ type: "Ready", status: "True", reason: "ReconciliationSucceeded", message: "ok", lastTransitionTime: "2026-01-01T00:00:00Z" }],
+                })
+            }, 300)
+        }
+        try {
+            writeFileSync(path.join(dir, "waited.yaml"), JSON.stringify(kustomization("waited")))
+            expect((await k(["apply", "--server-side", "-f", path.join(dir, "waited.yaml")])).code).toBe(0)
+            const waited = await k(["wait", "--for=condition=Ready", "kustomization/waited", "-n", "flux-system", "--timeout=20s"])
+            expect(waited.stderr).toBe("")
+            expect(waited.stdout).toBe("kustomization.kustomize.toolkit.fluxcd.io/waited condition met\n")
+        } finally {
+            server.onWrite = undefined
+        }
+    })
+
+    it("migrates client-side apply ownership when switching to --server-side", async () => {
+        const file = path.join(dir, "csa.yaml")
+        writeFileSync(file, JSON.stringify(secret("csa", { a: b64("1") })))
+        expect((await k(["apply", "-f", file])).stdout).toBe("secret/csa created\n")
+        expect((await k(["apply", "-f", file])).stdout).toBe("secret/csa unchanged\n")
+        const ssa = await k(["apply", "--server-side", "-f", file])
+        expect(ssa.stdout).toBe("secret/csa serverside-applied\n")
+        const managers = server.object("v1", "Secret", "flux-system", "csa").metadata.managedFields.map((m: Json) => `${m.manager}/${m.operation}`)
+        expect(managers.sort()).toEqual(["kubectl-last-applied/Apply", "kubectl/Apply"])
+        // now a changed value is simply applied, and a competing update conflicts
+        writeFileSync(file, JSON.stringify(secret("csa", { a: b64("2") })))
+        expect((await k(["apply", "--server-side", "-f", file])).code).toBe(0)
+        expect((await k(["patch", "secret", "csa", "-n", "flux-system", "--type=merge", "-p", JSON.stringify({ data: { a: b64("3") } })])).code).toBe(0)
+        const conflict = await k(["apply", "--server-side", "-f", file])
+        expect(conflict.code).toBe(1)
+        expect(conflict.stderr).toContain('error: Apply failed with 1 conflict: conflict with "kubectl-patch" using v1: .data.a')
+        expect((await k(["apply", "--server-side", "--force-conflicts", "-f", file])).code).toBe(0)
+        expect(server.object("v1", "Secret", "flux-system", "csa").data.a).toBe(b64("2"))
     })
 
     it("restarts the kustomize-controller rollout", async () => {

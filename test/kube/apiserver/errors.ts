@@ -33,8 +33,8 @@ export class StatusError extends Error {
             metadata: {},
             status: "Failure",
             message: this.message,
-            reason: this.reason,
         }
+        if (this.reason) body.reason = this.reason
         if (this.details) body.details = this.details
         body.code = this.code
         return body

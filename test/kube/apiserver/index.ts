@@ -14,7 +14,7 @@ import { fileURLToPath } from "node:url"
 import { stringify } from "yaml"
 import { builtinTypes, crdResourceType, crdTypes, loadCrds, type ResourceType } from "./resources.js"
 import { clone } from "./schema.js"
-import { Handler, nowTime, type RequestRecord, type ServerState, simulateDeploymentController, type UserSpec } from "./server.js"
+import { Handler, nowTime, type RequestRecord, type ServerState, simulateDeploymentController, specChanged, type UserSpec } from "./server.js"
 import { type Manager, update as ssaUpdate, writeManagers } from "./ssa.js"
 import { Store } from "./store.js"
 import { tlsMaterial } from "./tls.js"
@@ -109,10 +109,12 @@ export async function startApiServer(options: ApiServerOptions = {}): Promise<Te
             for (const [k, v] of Object.entries<string>(obj.stringData)) obj.data[k] = Buffer.from(v).toString("base64")
             delete obj.stringData
         }
-        if (rt.kind === "Secret") obj.type ??= "Opaque"
+        handler.defaults(rt, obj)
         obj.metadata.uid = old?.metadata.uid ?? obj.metadata.uid ?? randomUUID()
         obj.metadata.creationTimestamp = old?.metadata.creationTimestamp ?? obj.metadata.creationTimestamp ?? nowTime()
-        if (rt.generation) obj.metadata.generation = old ? old.metadata.generation + 1 : (obj.metadata.generation ?? 1)
+        if (rt.generation) {
+            obj.metadata.generation = old ? old.metadata.generation + (specChanged(rt, old, obj) ? 1 : 0) : (obj.metadata.generation ?? 1)
+        }
         if (rt.kind === "Deployment") simulateDeploymentController(obj)
         if (obj.metadata.managedFields === undefined) {
             const { managers } = ssaUpdate(old, obj, {
@@ -122,6 +124,7 @@ export async function startApiServer(options: ApiServerOptions = {}): Promise<Te
                 ignore: (p) =>
                     p[0] === "f:apiVersion" ||
                     p[0] === "f:kind" ||
+                    (rt.statusSubresource && p[0] === "f:status") ||
                     (p[0] === "f:metadata" && ["f:name", "f:namespace", "f:uid", "f:resourceVersion", "f:generation", "f:creationTimestamp", "f:managedFields"].includes(p[1])),
                 now: nowTime(),
             })

@@ -21,26 +21,38 @@ export function clone<T>(v: T): T {
     return v === undefined ? v : (JSON.parse(JSON.stringify(v)) as T)
 }
 
-/** Removes fields the schema does not know (not under x-kubernetes-preserve-unknown-fields), like the API server. */
-export function prune(value: Json, schema: Schema | undefined, root = false): Json {
+/**
+ * Removes fields the schema does not know (not under x-kubernetes-preserve-unknown-fields), like the API server.
+ * The paths of removed fields (`spec.bogus`, `spec.items[0].x`) are appended to `removed`.
+ */
+export function prune(value: Json, schema: Schema | undefined, root = false, removed: string[] = [], path = ""): Json {
     if (!schema) return value
+    const at = (key: string) => (path ? `${path}.${key}` : key)
     if (isObject(value)) {
         if (schema.properties || schema.additionalProperties !== undefined) {
             for (const key of Object.keys(value)) {
                 if (root && (key === "apiVersion" || key === "kind" || key === "metadata")) continue
                 const sub = schema.properties?.[key]
-                if (sub) prune(value[key], sub)
-                else if (isObject(schema.additionalProperties)) prune(value[key], schema.additionalProperties)
+                if (sub) prune(value[key], sub, false, removed, at(key))
+                else if (isObject(schema.additionalProperties)) prune(value[key], schema.additionalProperties, false, removed, at(key))
                 else if (schema.additionalProperties === true || schema["x-kubernetes-preserve-unknown-fields"]) continue
-                else delete value[key]
+                else {
+                    removed.push(at(key))
+                    delete value[key]
+                }
             }
         } else if (!schema["x-kubernetes-preserve-unknown-fields"] && schema.type === "object") {
             for (const key of Object.keys(value)) {
-                if (!(root && (key === "apiVersion" || key === "kind" || key === "metadata"))) delete value[key]
+                if (!(root && (key === "apiVersion" || key === "kind" || key === "metadata"))) {
+                    removed.push(at(key))
+                    delete value[key]
+                }
             }
         }
     } else if (Array.isArray(value) && schema.items) {
-        for (const item of value) prune(item, schema.items)
+        value.forEach((item, i) => {
+            prune(item, schema.items, false, removed, `${path}[${i}]`)
+        })
     }
     return value
 }

@@ -120,6 +120,11 @@ function withoutVolatile(obj: Json): Json {
     return c
 }
 
+/** Whether a write changes what metadata.generation tracks (spec; for custom resources all but metadata/status). */
+export function specChanged(rt: ResourceType, before: Json, after: Json): boolean {
+    return !sameJson(specPart(rt, before), specPart(rt, after))
+}
+
 function specPart(rt: ResourceType, obj: Json): Json {
     if (rt.crdSchema) {
         const { metadata: _m, status: _s, ...rest } = obj ?? {}
@@ -200,6 +205,8 @@ interface Route {
 /** The request handler. */
 export class Handler {
     private readonly s: ServerState
+    /** The response of the request being routed (routing is synchronous once the body is read). */
+    private res?: ServerResponse
 
     constructor(s: ServerState) {
         this.s = s
@@ -274,6 +281,7 @@ export class Handler {
     }
 
     private route(req: IncomingMessage, res: ServerResponse, url: URL, body: string, raw: Buffer, user: string): [number, Json] | "streaming" {
+        this.res = res
         const segs = url.pathname.split("/").filter((x) => x !== "")
         const types = this.s.store.types
         const method = req.method ?? "GET"
@@ -424,7 +432,7 @@ export class Handler {
     }
 
     /** Brings a body into canonical form for its type (kind, namespace, Secret data, CRD pruning). */
-    private normalize(r: Route, obj: Json, forApply = false): Json {
+    private normalize(r: Route, obj: Json, forApply = false, q?: URLSearchParams, res?: ServerResponse): Json {
         if (!isObject(obj)) throw badRequest("the object provided is unrecognized (must be of type Object)")
         const rt = r.rt
         if (obj.apiVersion !== undefined && obj.apiVersion !== rt.apiVersion) {
@@ -458,8 +466,35 @@ export class Handler {
                 }
             }
         }
-        if (rt.crdSchema) prune(obj, rt.crdSchema, true)
+        if (rt.crdSchema) {
+            const removed: string[] = []
+            prune(obj, rt.crdSchema, true, removed)
+            if (removed.length > 0) this.unknownFields(r, removed, forApply, q, res)
+        }
         return obj
+    }
+
+    /**
+     * Unknown fields of a custom resource: an applied configuration cannot hold them (SMD rejects the typed patch);
+     * otherwise fieldValidation decides (Strict: 400, Warn: a Warning header, Ignore: silently pruned).
+     */
+    private unknownFields(r: Route, removed: string[], forApply: boolean, q?: URLSearchParams, res?: ServerResponse): void {
+        const rt = r.rt
+        if (forApply) {
+            // the real server answers 500 without a reason here (kubernetes/kubernetes#122480)
+            const where = `${rt.namespaced ? `${r.namespace}/` : ""}${r.name}; ${rt.group}/${rt.version}, Kind=${rt.kind}`
+            throw new StatusError(500, "", `failed to create typed patch object (${where}): .${removed[0]}: field not declared in schema`)
+        }
+        const mode = q?.get("fieldValidation") ?? ""
+        if (mode === "Strict") {
+            const list = removed.map((p) => `unknown field "${p}"`).join(", ")
+            throw badRequest(`${rt.kind} in version "${rt.version}" cannot be handled as a ${rt.kind}: strict decoding error: ${list}`)
+        }
+        if (mode === "Warn" && res) {
+            const prev = res.getHeader("Warning")
+            const warnings = removed.map((p) => `299 - "unknown field \\"${p}\\""`)
+            res.setHeader("Warning", [...(Array.isArray(prev) ? prev : prev ? [String(prev)] : []), ...warnings])
+        }
     }
 
     private validateObject(rt: ResourceType, obj: Json, old: Json | undefined): void {
@@ -501,7 +536,8 @@ export class Handler {
         if (errors.length > 0) throw invalid(rt.group, rt.kind, typeof name === "string" ? name : "", errors)
     }
 
-    private defaults(rt: ResourceType, obj: Json): void {
+    /** Server-side defaults: CRD `default:`s, Secret type, Namespace label, Deployment and pod defaults. */
+    defaults(rt: ResourceType, obj: Json): void {
         if (rt.crdSchema) {
             const { metadata, ...rest } = obj
             applyDefaults(rest, rt.crdSchema)
@@ -589,30 +625,38 @@ export class Handler {
         const now = nowTime()
         let managers = o.managers
         if (!managers) {
-            const ignore = ignoreFor(rt, sub)
+            // like decodeLiveOrNew: managedFields sent with the request replace the live ones ([{}] resets them),
+            // except through a subresource
+            let start: Manager[] | undefined
+            const sent = next.metadata.managedFields
+            if (sub === undefined && Array.isArray(sent) && sent.length > 0) {
+                start = sent.length === 1 && isObject(sent[0]) && Object.keys(sent[0]).length === 0 ? [] : readManagers(next)
+            }
             managers = ssaUpdate(old, next, {
                 structure: rt.structure,
                 manager: o.manager,
                 apiVersion: rt.apiVersion,
                 subresource: sub,
-                ignore,
+                ignore: ignoreFor(rt, sub),
                 now,
+                start,
             }).managers
         }
         writeManagers(next, managers)
         if (old && sameJson(withoutVolatile(old), withoutVolatile(next)) && sameJson(readManagers(old).map(setOnly), managers.map(setOnly))) {
             return { object: clone(old), created: false }
         }
-        if (old && rt.generation && !sameJson(specPart(rt, old), specPart(rt, next))) {
+        if (old && rt.generation && specChanged(rt, old, next)) {
             next.metadata.generation = (old.metadata.generation ?? 0) + 1
         }
         if (o.dryRun) return { object: next, created: !old }
         next.metadata.resourceVersion = this.s.store.nextResourceVersion()
         if (rt.kind === "Deployment") simulateDeploymentController(next)
         this.s.store.put(rt, next)
+        const written = clone(next)
         const hook = this.s.onWrite()
         if (hook) hook(clone(next))
-        return { object: clone(this.s.store.get(rt, next.metadata.namespace, next.metadata.name)), created: !old }
+        return { object: written, created: !old }
     }
 
     private namespaceType(): ResourceType {
@@ -620,7 +664,7 @@ export class Handler {
     }
 
     private create(r: Route, body: Json, q: URLSearchParams, req: IncomingMessage, dryRun: boolean): [number, Json] {
-        const obj = this.normalize(r, body)
+        const obj = this.normalize(r, body, false, q, this.res)
         const name = obj.metadata.name
         if (name && this.s.store.get(r.rt, r.namespace, name)) {
             if (r.rt.readOnly) throw METHOD_NOT_ALLOWED()
@@ -639,7 +683,7 @@ export class Handler {
     }
 
     private update(r: Route, body: Json, q: URLSearchParams, req: IncomingMessage, dryRun: boolean): [number, Json] {
-        const obj = this.normalize(r, body)
+        const obj = this.normalize(r, body, false, q, this.res)
         this.checkName(r, obj)
         obj.metadata.name = r.name
         const old = this.s.store.get(r.rt, r.namespace, r.name!)
@@ -688,7 +732,7 @@ export class Handler {
                 throw unsupportedPatch()
         }
         if (!isObject(next)) throw badRequest("the patch result is not an object")
-        const obj = this.normalize(r, next)
+        const obj = this.normalize(r, next, false, q, this.res)
         this.checkName(r, obj)
         const rv = obj.metadata.resourceVersion
         if (rv !== undefined && rv !== old.metadata.resourceVersion) {
@@ -712,7 +756,7 @@ export class Handler {
             throw badRequest(`error decoding YAML: ${(e as Error).message}`)
         }
         if (!isObject(config)) throw badRequest("the object provided is unrecognized (must be of type Object)")
-        config = this.normalize(r, config, true)
+        config = this.normalize(r, config, true, q)
         this.checkName(r, config)
         config.metadata.name = r.name
         if (config.metadata.namespace === undefined && r.rt.namespaced) config.metadata.namespace = r.namespace

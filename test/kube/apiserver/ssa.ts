@@ -468,9 +468,13 @@ export function apply(
 }
 
 /** Managed fields of an ordinary write (create, update, patch) by `o.manager`. */
-export function update(live: Json | undefined, next: Json, o: FieldManagerOptions): { managers: Manager[]; changed: boolean } {
+export function update(
+    live: Json | undefined,
+    next: Json,
+    o: FieldManagerOptions & { start?: Manager[] },
+): { managers: Manager[]; changed: boolean } {
     const base = clone(live ?? {})
-    const before = readManagers(base)
+    const before = o.start ?? readManagers(base)
     if (base.metadata) delete base.metadata.managedFields
     const target = clone(next)
     if (target.metadata) delete target.metadata.managedFields
