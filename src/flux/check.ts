@@ -6,7 +6,7 @@ import { readFileSync } from "node:fs"
 import { MetadataNotFoundError } from "../errors.js"
 import { isEncryptedValue } from "../sops/cipher.js"
 import { type Metadata, metadataFromTree } from "../sops/metadata.js"
-import { Branch, type Branches, METADATA_KEY, type TreeValue } from "../sops/tree.js"
+import { Branch, type Branches, Comment, METADATA_KEY, type TreeValue } from "../sops/tree.js"
 import { storeFor } from "../stores/index.js"
 import type { Format } from "../stores/store.js"
 import { YamlStore } from "../stores/yaml.js"
@@ -187,6 +187,30 @@ async function checkSource(ctx: Ctx, t: SourceTarget, postBuild: { t: SourceTarg
         ctx.report.files.push({ ...base, result: "decrypts", ...(p.key === undefined ? {} : { key: p.key }), ...(p.likely ? { likely: true, identity: p.identityTypes ?? [] } : {}) })
         noteNeeds(ctx, t.path, p.needs)
     } else ctx.report.files.push({ ...base, result: "fails", error: `error decrypting sources: ${p.error}` })
+}
+
+/** A tree → plain JS value (kustomization files). */
+function toPlain(v: TreeValue): unknown {
+    if (v instanceof Branch) {
+        const out: Record<string, unknown> = {}
+        for (const it of v.items) if (typeof it.key === "string") out[it.key] = toPlain(it.value)
+        return out
+    }
+    if (Array.isArray(v)) return v.filter((e) => !(e instanceof Comment)).map(toPlain)
+    if (typeof v === "bigint") return Number(v)
+    if (v instanceof Uint8Array) return Buffer.from(v).toString("utf8")
+    if (v !== null && typeof v === "object") return "text" in v ? (v as { text: string }).text : String(v)
+    return v
+}
+
+/** A kustomization file: our fast YAML parser, the `yaml` package for what it refuses (and its error messages). */
+function parseKustomization(ctx: Ctx, text: string): unknown {
+    try {
+        const docs = ctx.yamlStore.loadPlain(Buffer.from(text))
+        return docs.length === 0 ? null : toPlain(docs[0])
+    } catch {
+        return ctx.yaml.parse(text)
+    }
 }
 
 /** Parse a resource file into documents (our YAML store; the `yaml` package for what it refuses). */
@@ -384,7 +408,7 @@ export async function runCheck(input: CheckInput): Promise<CheckReport> {
     const set = collectFileSet(
         input.root,
         input.specPath,
-        (t) => yaml.parse(t),
+        (t) => parseKustomization(ctx, t),
         {
             ...(input.components === undefined ? {} : { components: input.components }),
             ...(input.targetNamespace === undefined ? {} : { targetNamespace: input.targetNamespace }),

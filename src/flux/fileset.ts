@@ -94,7 +94,7 @@ export function relToRoot(root: string, abs: string): string {
  * filepath-securejoin's `SecureJoin(root, unsafe)`: `..` and symlinks are resolved inside root and clamped to it
  * (never rejected). The result may not exist.
  */
-export function secureJoin(root: string, unsafe: string): string {
+export function secureJoin(root: string, unsafe: string, cache?: Map<string, Stats | null>): string {
     let pending = unsafe.split(/[/\\]+/).filter((p) => p !== "" && p !== ".")
     const cur: string[] = []
     let links = 0
@@ -105,10 +105,16 @@ export function secureJoin(root: string, unsafe: string): string {
             continue
         }
         const candidate = path.join(root, ...cur, part)
-        let st: Stats
-        try {
-            st = lstatSync(candidate)
-        } catch {
+        let st = cache?.get(candidate)
+        if (st === undefined) {
+            try {
+                st = lstatSync(candidate)
+            } catch {
+                st = null
+            }
+            cache?.set(candidate, st)
+        }
+        if (st === null) {
             cur.push(part)
             continue
         }
@@ -249,7 +255,9 @@ export function collectFileSet(
     flux: { components?: readonly string[]; targetNamespace?: string } = {},
     parseAll: ParseAll = (t) => [parse(t)],
 ): FileSet {
-    const dirAbs = secureJoin(root, specPath)
+    const lstats = new Map<string, Stats | null>()
+    const join = (unsafe: string) => secureJoin(root, unsafe, lstats)
+    const dirAbs = join(specPath)
     const set: FileSet = {
         root,
         dirPath: relToRoot(root, dirAbs),
@@ -306,7 +314,7 @@ export function collectFileSet(
             nameSuffix: (typeof k.nameSuffix === "string" ? k.nameSuffix : "") + scope.nameSuffix,
         }
         /** A referenced file, resolved as the decryptor does (relative to the kustomization dir, absolute = root). */
-        const resolve = (ref: string) => secureJoin(root, ref.startsWith("/") ? ref : path.join(kdirRel, ref))
+        const resolve = (ref: string) => join(ref.startsWith("/") ? ref : path.join(kdirRel, ref))
 
         // pre-build targets, in the decryptor's order: secretGenerator (files, envs), then patches
         for (const gen of list(k.secretGenerator)) {
@@ -348,12 +356,15 @@ export function collectFileSet(
         for (const { ref, component } of entries) {
             if (set.error !== undefined) return
             if (isRemote(ref)) continue
-            const abs = secureJoin(root, path.join(kdirRel, ref))
-            let st: Stats | undefined
-            try {
-                st = statSync(abs)
-            } catch {
-                st = undefined
+            const abs = join(path.join(kdirRel, ref))
+            // secure-join resolved every symlink, so the cached lstat of the result is its stat
+            let st: Stats | undefined = lstats.get(abs) ?? undefined
+            if (st === undefined) {
+                try {
+                    st = statSync(abs)
+                } catch {
+                    st = undefined
+                }
             }
             if (st === undefined) {
                 set.missing.push({ path: relToRoot(root, abs), ref, via: `${kfile} ${component ? "components" : "resources"}` })

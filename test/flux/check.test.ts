@@ -203,7 +203,7 @@ describe("pre-build sources", () => {
 describe("kustomization walk", () => {
     it("recurses through resources and components (local folders, each once)", async () => {
         const root = repo({
-            "base/kustomization.yaml": kustomization({ resources: ["../shared", "s1.yaml", "https://github.com/x/y//z"], components: ["../comp"], namespace: "apps", namePrefix: "p-" }),
+            "base/kustomization.yaml": `# comments everywhere\nresources:\n  # the shared folder\n  - ../shared # inline\n  - s1.yaml\n  - https://github.com/x/y//z\ncomponents: [../comp]\nnamespace: apps\nnamePrefix: p-\n`,
             "base/s1.yaml": ageSecret,
             "shared/kustomization.yaml": kustomization({ resources: ["s2.yaml", "../base"] }),
             "shared/s2.yaml": ageSecret.replace("name: db", "name: db2"),
