@@ -393,15 +393,118 @@ describe("test API server options", () => {
         const server = await startApiServer({ installFluxCrds: false, fluxSystem: false })
         try {
             const c = clients(server.kubeconfig({ namespace: "default" }))
-            const res = await fetchApi(server, "GET", "/apis", undefined, undefined)
-            expect(res.body.groups.map((g: Json) => g.name)).toEqual(["apps", "apiextensions.k8s.io"])
-            const missing = await failure(c.objects.list("kustomize.toolkit.fluxcd.io/v1", "Kustomization", "flux-system"))
-            expect(missing.code === 404 || missing.code === undefined).toBe(true)
+            const groups = await fetchApi(server, "GET", "/apis", undefined, undefined)
+            expect(groups.body.groups.map((g: Json) => g.name)).toEqual(["apps", "apiextensions.k8s.io"])
+            const get = await fetchApi(server, "GET", "/apis/kustomize.toolkit.fluxcd.io/v1/namespaces/default/kustomizations", undefined, undefined)
+            expect(get.status).toBe(404)
+            const missing = await failure(c.objects.list("kustomize.toolkit.fluxcd.io/v1", "Kustomization", "default"))
+            expect(missing.code).toBe(404)
             const ns = await c.core.listNamespace()
             expect(ns.items.map((n) => n.metadata?.name)).toEqual(["default", "kube-public", "kube-system"])
-        } catch (e) {
-            // client-node reports a missing kind from discovery as a plain Error
-            expect(String(e)).toMatch(/Kustomization|404/)
+            expect(server.object("apps/v1", "Deployment", "flux-system", "kustomize-controller")).toBeUndefined()
+            const crds = await fetchApi(server, "GET", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions", undefined, undefined)
+            expect(crds.body.items).toEqual([])
+        } finally {
+            await server.close()
+        }
+    })
+
+    it("lists the installed CRDs read-only and seeds objects with server defaults", async () => {
+        const server = await startApiServer()
+        try {
+            const crds = await fetchApi(server, "GET", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions", undefined, undefined)
+            expect(crds.body.items.map((c: Json) => c.metadata.name)).toEqual([
+                "gitrepositories.source.toolkit.fluxcd.io",
+                "kustomizations.kustomize.toolkit.fluxcd.io",
+                "ocirepositories.source.toolkit.fluxcd.io",
+            ])
+            const post = await fetchApi(server, "POST", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions", "application/json", JSON.stringify(crds.body.items[0]))
+            expect(post.status).toBe(405)
+            server.seed({ apiVersion: "source.toolkit.fluxcd.io/v1", kind: "GitRepository", metadata: { name: "r", namespace: "flux-system" }, spec: { interval: "1m", url: "https://x/y" } }, "flux")
+            const repo = server.object("source.toolkit.fluxcd.io/v1", "GitRepository", "flux-system", "r")
+            expect(repo.spec.timeout).toBe("60s")
+            expect(repo.status).toEqual({ observedGeneration: -1 })
+            expect(repo.metadata.generation).toBe(1)
+            expect(repo.metadata.managedFields[0]).toMatchObject({ manager: "flux", operation: "Update" })
+            server.seed({ ...repo, metadata: { ...repo.metadata, labels: { a: "b" }, managedFields: undefined } })
+            expect(server.object("source.toolkit.fluxcd.io/v1", "GitRepository", "flux-system", "r").metadata.generation).toBe(1)
+        } finally {
+            await server.close()
+        }
+    })
+
+    it("applies partial Deployment and ServiceAccount configurations next to the installer's fields", async () => {
+        const server = await startApiServer()
+        try {
+            const c = clients(server.kubeconfig())
+            const partial = (env: Json[] | undefined): Json => ({
+                apiVersion: "apps/v1",
+                kind: "Deployment",
+                metadata: { name: "kustomize-controller", namespace: "flux-system" },
+                spec: env ? { template: { spec: { containers: [{ name: "manager", env }] } } } : {},
+            })
+            const a: Json = await c.objects.patch(partial([{ name: "AWS_REGION", value: "eu-west-1" }]), undefined, undefined, "kubectl-sops", false, SSA)
+            const manager = a.spec.template.spec.containers[0]
+            expect(manager.env.map((e: Json) => e.name)).toEqual(["RUNTIME_NAMESPACE", "GOMAXPROCS", "GOMEMLIMIT", "AWS_REGION"])
+            expect(manager.image).toBe("ghcr.io/fluxcd/kustomize-controller:v1.9.4")
+            expect(a.metadata.generation).toBe(2)
+            const owned = server.object("apps/v1", "Deployment", "flux-system", "kustomize-controller").metadata.managedFields.find((m: Json) => m.manager === "kubectl-sops")
+            expect(owned.fieldsV1).toEqual({
+                "f:spec": {
+                    "f:template": {
+                        "f:spec": {
+                            "f:containers": {
+                                'k:{"name":"manager"}': { ".": {}, "f:env": { 'k:{"name":"AWS_REGION"}': { ".": {}, "f:name": {}, "f:value": {} } }, "f:name": {} },
+                            },
+                        },
+                    },
+                },
+            })
+            const again: Json = await c.objects.patch(partial([{ name: "AWS_REGION", value: "eu-west-1" }]), undefined, undefined, "kubectl-sops", false, SSA)
+            expect(again.metadata.resourceVersion).toBe(a.metadata.resourceVersion)
+            // another value for the installer's image conflicts
+            const image = partial([{ name: "AWS_REGION", value: "eu-west-1" }])
+            image.spec.template.spec.containers[0].image = "example/other:v1"
+            const clash = await failure(c.objects.patch(image, undefined, undefined, "kubectl-sops", false, SSA))
+            expect(clash.status.message).toBe(
+                'Apply failed with 1 conflict: conflict with "kustomize-controller" using apps/v1: .spec.template.spec.containers[name="manager"].image',
+            )
+            // value next to the installer's valueFrom merges, then fails validation
+            const both = await failure(c.objects.patch(partial([{ name: "GOMEMLIMIT", value: "1" }]), undefined, undefined, "kubectl-sops", false, SSA))
+            expect(both.code).toBe(422)
+            expect(both.status.message).toBe(
+                'Deployment.apps "kustomize-controller" is invalid: spec.template.spec.containers[0].env[2].valueFrom: Invalid value: "": may not be specified when `value` is not empty',
+            )
+            // dropping everything removes only what kubectl-sops added
+            const dropped: Json = await c.objects.patch(partial(undefined), undefined, undefined, "kubectl-sops", false, SSA)
+            const container = dropped.spec.template.spec.containers[0]
+            expect(container.env.map((e: Json) => e.name)).toEqual(["RUNTIME_NAMESPACE", "GOMAXPROCS", "GOMEMLIMIT"])
+            expect(container.image).toBe("ghcr.io/fluxcd/kustomize-controller:v1.9.4")
+            expect(dropped.metadata.generation).toBe(3)
+
+            const sa: Json = await c.objects.patch(
+                { apiVersion: "v1", kind: "ServiceAccount", metadata: { name: "kustomize-controller", namespace: "flux-system", annotations: { "eks.amazonaws.com/role-arn": "arn:aws:iam::1:role/flux" } } },
+                undefined,
+                undefined,
+                "kubectl-sops",
+                false,
+                SSA,
+            )
+            expect(sa.metadata.annotations).toEqual({ "eks.amazonaws.com/role-arn": "arn:aws:iam::1:role/flux" })
+            expect(sa.metadata.labels["app.kubernetes.io/part-of"]).toBe("flux")
+        } finally {
+            await server.close()
+        }
+    })
+
+    it("keeps immutable Secrets immutable", async () => {
+        const server = await startApiServer()
+        try {
+            const c = clients(server.kubeconfig())
+            await c.objects.create({ ...secret("frozen", { a: b64("1") }), immutable: true })
+            const r = await failure(c.objects.patch({ ...secret("frozen", { a: b64("2") }), immutable: true }, undefined, undefined, "m", true, SSA))
+            expect(r.code).toBe(422)
+            expect(r.status.message).toBe('Secret "frozen" is invalid: data: Forbidden: field is immutable when `immutable` is set')
         } finally {
             await server.close()
         }

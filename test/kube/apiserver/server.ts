@@ -506,6 +506,12 @@ export class Handler {
             errors.push(...validateConfigKeys(obj.data, "data"))
             if (old && (old.type ?? "Opaque") !== obj.type) errors.push({ type: "Invalid", field: "type", value: obj.type, detail: "field is immutable" })
         }
+        if ((rt.kind === "Secret" || rt.kind === "ConfigMap") && old?.immutable === true) {
+            if (!sameJson(old.data ?? {}, obj.data ?? {}) || !sameJson(old.binaryData ?? {}, obj.binaryData ?? {})) {
+                errors.push({ type: "Forbidden", field: "data", detail: "field is immutable when `immutable` is set" })
+            }
+            if (obj.immutable !== true) errors.push({ type: "Forbidden", field: "immutable", detail: "field is immutable when `immutable` is set" })
+        }
         if (rt.kind === "ConfigMap") {
             errors.push(...validateConfigKeys(obj.data, "data"), ...validateConfigKeys(obj.binaryData, "binaryData"))
         }
@@ -517,6 +523,16 @@ export class Handler {
                 containers.forEach((c: Json, i: number) => {
                     if (!c?.name) errors.push({ type: "Required", field: `spec.template.spec.containers[${i}].name` })
                     if (!c?.image) errors.push({ type: "Required", field: `spec.template.spec.containers[${i}].image` })
+                    ;(Array.isArray(c?.env) ? c.env : []).forEach((e: Json, j: number) => {
+                        if (e?.value && e?.valueFrom) {
+                            errors.push({
+                                type: "Invalid",
+                                field: `spec.template.spec.containers[${i}].env[${j}].valueFrom`,
+                                value: "",
+                                detail: "may not be specified when `value` is not empty",
+                            })
+                        }
+                    })
                 })
             const sel = obj.spec?.selector?.matchLabels ?? {}
             const labels = obj.spec?.template?.metadata?.labels ?? {}
