@@ -255,9 +255,20 @@ class Emitter {
         this.indention = false
     }
 
+    /** go-yaml `write_break`: a line feed starts a new line; U+2028/U+2029 are written as they are, then count as one. */
+    private writeBreak(c: string): void {
+        if (c === "\n") this.putBreak()
+        else {
+            this.out += c
+            this.column = 0
+        }
+        this.indention = true
+    }
+
     private singleQuoted(chars: readonly string[], indent: number, simpleKey: boolean): void {
         this.indicator("'", true, false, false)
         let spaces = false
+        let breaks = false
         for (let i = 0; i < chars.length; i++) {
             const c = chars[i]
             if (c === " ") {
@@ -265,7 +276,13 @@ class Emitter {
                     this.indent(indent)
                 } else this.put(c)
                 spaces = true
+            } else if (isBreak(c.codePointAt(0))) {
+                if (!breaks && c === "\n") this.putBreak()
+                this.writeBreak(c)
+                breaks = true
             } else {
+                if (breaks) this.indent(indent)
+                breaks = false
                 if (c === "'") this.put("'")
                 this.put(c)
                 this.indention = false
@@ -325,8 +342,7 @@ class Emitter {
         let breaks = true
         for (let i = 0; i < chars.length; i++) {
             if (isBreak(cps[i])) {
-                this.putBreak()
-                this.indention = true
+                this.writeBreak(chars[i])
                 breaks = true
             } else {
                 if (breaks) this.indent(indent)
@@ -419,11 +435,23 @@ function goKeyLess(a: string, b: string): boolean {
 }
 
 /**
+ * Go's JSON leaves U+0085 (NEL) unescaped, and go-yaml then reads the JSON string as a YAML double-quoted scalar,
+ * where NEL is a line break that folds: a run of spaces and NELs becomes one space (one NEL) or n-1 line feeds.
+ */
+function foldNel(s: string): string {
+    if (!s.includes("\u0085")) return s
+    return s.replace(/[ \u0085]*\u0085[ \u0085]*/g, (run) => {
+        const n = run.split("\u0085").length - 1
+        return n === 1 ? " " : "\n".repeat(n - 1)
+    })
+}
+
+/**
  * `sigs.k8s.io/yaml.Marshal`: JSON round trip (undefined dropped, `toJSON` honoured), then go-yaml v2 output.
  * @returns one YAML document ending in a newline (no `---`)
  */
 export function toKubeYaml(value: unknown): string {
-    const json = value === undefined ? null : JSON.parse(JSON.stringify(value))
+    const json = value === undefined ? null : JSON.parse(JSON.stringify(value), (_k, v) => (typeof v === "string" ? foldNel(v) : v))
     const e = new Emitter()
     e.node(json, -1, false)
     if (e.column > 0) e.putBreak()

@@ -223,7 +223,10 @@ describe("live: server-side apply, checked with kubectl", () => {
         expect(r.stderr).toContain("✔ GitRepository source unchanged\n")
         r = await live([...args.slice(0, -1), "--branch=dev", "-o", "json"])
         expect(r.stderr).toContain("✔ GitRepository source configured\n")
-        expect(JSON.parse(r.stdout).spec.ref).toEqual({ branch: "dev" })
+        const shown = JSON.parse(r.stdout)
+        expect(shown.spec.ref).toEqual({ branch: "dev" })
+        expect(shown.metadata.managedFields).toBeUndefined()
+        expect(shown.metadata.resourceVersion).toMatch(/^\d+$/)
     })
 
     test("create kustomization --wait: ready with the applied revision", async () => {

@@ -85,6 +85,24 @@ describe("toKubeYaml (sigs.k8s.io/yaml.Marshal)", () => {
         expect(parse(out).msg).toBe(long)
     })
 
+    test("double-quoted escapes and folding", () => {
+        expect(toKubeYaml({ k: '\t"\\' })).toBe('k: "\\t\\"\\\\"\n')
+        // NEL is folded to a space by the JSON → YAML round trip (as kubectl prints it)
+        expect(toKubeYaml({ k: "a\u0000b\u0085c\ufeff" })).toBe('k: "a\\0b c\\uFEFF"\n')
+        expect(toKubeYaml({ k: "a \u0085\u0085 b" })).toBe("k: |-\n  a\n  b\n")
+        const long = `\t${Array.from({ length: 20 }, () => "word").join(" ")}`
+        const out = toKubeYaml({ k: long })
+        expect(out).toBe(`k: "\\t${Array.from({ length: 16 }, () => "word").join(" ")}\n  ${Array.from({ length: 4 }, () => "word").join(" ")}"\n`)
+        expect(parse(out).k).toBe(long)
+    })
+
+    test("long single-quoted scalars fold too", () => {
+        const long = `- ${Array.from({ length: 20 }, () => "word").join(" ")}`
+        const out = toKubeYaml({ k: long })
+        expect(out.split("\n")[1]).toMatch(/^ {2}word/)
+        expect(parse(out).k).toBe(long)
+    })
+
     test("key order is go-yaml's: letters after other characters, digit runs numerically", () => {
         expect(["b", "a_b", "aB", "k10", "k9", "a.b", "A"].sort(goKeyCompare)).toEqual(["A", "a.b", "a_b", "aB", "b", "k9", "k10"])
         expect(toKubeYaml({ k10: 1, k9: 2 })).toBe("k9: 2\nk10: 1\n")

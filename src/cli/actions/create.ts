@@ -89,8 +89,11 @@ function kubectlName(obj: KubeObject): string {
     return `${obj.kind.toLowerCase()}${group}/${obj.metadata.name}`
 }
 
+/** `-o yaml|json` like kubectl: managedFields left out. */
 function formatObject(obj: KubeObject, output: "yaml" | "json"): string {
-    return output === "json" ? `${JSON.stringify(obj, null, 4)}\n` : toKubeYaml(obj)
+    const { managedFields: _, ...metadata } = obj.metadata
+    const shown = { ...obj, metadata }
+    return output === "json" ? `${JSON.stringify(shown, null, 4)}\n` : toKubeYaml(shown)
 }
 
 async function connectCluster(c: Context): Promise<KubeClient> {
