@@ -7,6 +7,8 @@ import path from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { needs, run, which } from "../cli/run.js"
 import { startApiServer, type TestApiServer } from "./apiserver/index.js"
+import { objectMeta } from "./apiserver/resources.js"
+import { apply as ssaApply, fromFieldsV1, toFieldsV1, update as ssaUpdate } from "./apiserver/ssa.js"
 
 // biome-ignore lint/suspicious/noExplicitAny: JSON objects under test
 type Json = any
@@ -508,6 +510,45 @@ describe("test API server options", () => {
         } finally {
             await server.close()
         }
+    })
+})
+
+describe("field sets", () => {
+    const structure: Json = {
+        type: "object",
+        "x-struct": true,
+        properties: {
+            metadata: objectMeta,
+            data: { type: "object", additionalProperties: { type: "string" } },
+            items: {
+                type: "array",
+                "x-kubernetes-list-type": "map",
+                "x-kubernetes-list-map-keys": ["name"],
+                items: { type: "object", "x-struct": true },
+            },
+        },
+    }
+    const o = { structure, apiVersion: "v1", now: "2026-01-01T00:00:00Z", ignore: (p: string[]) => p[0] === "f:metadata" && p[1] === "f:name" }
+
+    it("encodes FieldsV1 like the API server and decodes it back", () => {
+        const { managers } = ssaUpdate(undefined, { metadata: { name: "x", labels: { a: "1" } }, data: { k: "v" }, items: [{ name: "i", v: 1 }] }, { ...o, manager: "m" })
+        const fields = toFieldsV1(managers[0].set)
+        expect(fields).toEqual({
+            "f:data": { ".": {}, "f:k": {} },
+            "f:items": { ".": {}, 'k:{"name":"i"}': { ".": {}, "f:name": {}, "f:v": {} } },
+            "f:metadata": { "f:labels": { ".": {}, "f:a": {} } },
+        })
+        expect(toFieldsV1(fromFieldsV1(fields))).toEqual(fields)
+    })
+
+    it("keeps an item another manager still owns a field of, with its key", () => {
+        const live = { metadata: { name: "x" }, items: [{ name: "i", v: 1, w: 2 }] }
+        const first = ssaApply(live, { items: [{ name: "i", v: 1 }] }, { ...o, manager: "a", force: false })
+        const withOther = { ...first.object, metadata: { name: "x" } }
+        const { managers } = ssaUpdate({ ...first.object, metadata: { name: "x", managedFields: [] } }, { ...withOther, items: [{ name: "i", v: 1, w: 3 }] }, { ...o, manager: "b", start: first.managers })
+        const obj = { ...withOther, items: [{ name: "i", v: 1, w: 3 }], metadata: { name: "x", managedFields: managers.map((m) => ({ ...m, fieldsV1: toFieldsV1(m.set), set: undefined })) } }
+        const dropped = ssaApply(obj, {}, { ...o, manager: "a", force: false })
+        expect(dropped.object.items).toEqual([{ name: "i", w: 3 }])
     })
 })
 

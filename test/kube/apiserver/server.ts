@@ -412,8 +412,17 @@ export class Handler {
         res.flushHeaders()
         const send = (type: string, object: Json) => res.write(`${JSON.stringify({ type, object })}\n`)
         const rv = q.get("resourceVersion")
-        if (!rv || rv === "0" || q.get("sendInitialEvents") === "true") {
+        const initial = q.get("sendInitialEvents") === "true"
+        if (!rv || rv === "0" || initial) {
             for (const o of this.s.store.list(r.rt, r.namespace)) if (matchesSelectors(o, q)) send("ADDED", o)
+        }
+        if (initial) {
+            // the watch-list protocol: a bookmark marks the end of the initial events
+            send("BOOKMARK", {
+                apiVersion: r.rt.apiVersion,
+                kind: r.rt.kind,
+                metadata: { resourceVersion: this.s.store.resourceVersion, annotations: { "k8s.io/initial-events-end": "true" } },
+            })
         }
         const unsubscribe = this.s.store.subscribe((e) => {
             if (e.rt !== r.rt) return
