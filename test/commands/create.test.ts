@@ -113,6 +113,38 @@ describe("--export: flux's output, byte for byte, without the Kubernetes client"
     })
 })
 
+describe("flux2's create source git test cases (cmd/flux/create_source_git_test.go), same output", () => {
+    const common = ["--namespace=flux-system", "--interval=1m0s", "--export"]
+    const url = "--url=https://github.com/stefanprodan/podinfo"
+    const azure = "--url=https://dev.azure.com/foo/bar/_git/podinfo"
+    test.each([
+        ["flux2-export.yaml", [url, "--branch=master", "--sparse-checkout-paths", ".cosign,non-existent-dir/", "--ignore-paths", ".cosign,non-existent-dir/", "-n", "default", "--interval", "1m", "--export", "--timeout=1m"]],
+        ["flux2-source-git-commit.yaml", [url, "--commit=c88a2f41", ...common]],
+        ["flux2-source-git-refname.yaml", [url, "--ref-name=refs/heads/main", ...common]],
+        ["flux2-source-git-branch-commit.yaml", [url, "--branch=main", "--commit=c88a2f41", ...common]],
+        ["flux2-source-git-semver.yaml", [url, "--tag-semver=v1.01", ...common]],
+        ["flux2-source-git-tag.yaml", [url, "--tag=test", ...common]],
+        ["flux2-source-git-branch.yaml", [url, "--branch=test", ...common]],
+        ["flux2-source-git-provider-generic.yaml", [url, "--provider", "generic", "--branch=test", ...common]],
+        ["flux2-source-git-provider-azure.yaml", [azure, "--provider", "azure", "--branch=test", ...common]],
+        ["flux2-source-git-provider-github.yaml", [url, "--provider", "github", "--branch=test", "--secret-ref", "appinfo", ...common]],
+    ])("%s", async (golden, args) => {
+        const r = await ks(["create", "source", "git", "podinfo", ...args])
+        expect(r.stderr).toBe("")
+        expect(r.code).toBe(0)
+        expectGolden(golden, r.stdout)
+    })
+
+    test("provider errors", async () => {
+        let r = await ks(["create", "source", "git", "podinfo", azure, "--provider", "dummy", "--branch=test", ...common])
+        expect(r.stderr.split("\n")[0]).toBe(`invalid argument "dummy" for "--provider" flag: source Git provider 'dummy' is not supported, must be one of: generic|github|aws|azure`)
+        r = await ks(["create", "source", "git", "podinfo", azure, "--provider", "", "--branch=test", ...common])
+        expect(r.stderr.split("\n")[0]).toBe(`invalid argument "" for "--provider" flag: no source Git provider given, please specify the Git provider name`)
+        r = await ks(["create", "kustomization", "my-app", "--path=./deploy", "--export"])
+        expect(r.stderr.split("\n")[0]).toBe("source is required")
+    })
+})
+
 describe("bad input: one clear line, exit 1", () => {
     test.each([
         [["create", "source", "git", "Bad_Name", "--url=https://x/y", "--branch=main"], "name 'Bad_Name' is invalid, it should adhere to standard defined in RFC 1123, the name can only contain alphanumeric characters or '-'"],

@@ -4,7 +4,7 @@ import path from "node:path"
 import { afterAll, beforeAll, describe, expect, test } from "vitest"
 import { ErrorKind, KubeError } from "../../src/errors.js"
 import { connect, FIELD_MANAGER, type KubeClient } from "../../src/kube/client.js"
-import { decryptionSecret, gitRepository, kustomization } from "../../src/kube/manifests.js"
+import { decryptionSecret, gitRepository, identityObjects, kustomization } from "../../src/kube/manifests.js"
 import { startApiServer, type TestApiServer } from "./apiserver/index.js"
 
 let api: TestApiServer
@@ -169,6 +169,27 @@ describe("get, list, apply", () => {
         const e = await rejection(client.patch("v1", "ServiceAccount", "flux-system", "nope", { metadata: {} }, "merge"))
         expect(e.kind).toBe(ErrorKind.ClusterNotFound)
         expect(e.message).toBe('serviceaccounts "nope" not found')
+    })
+})
+
+describe("kustomize-controller identity (apply configurations)", () => {
+    test("SA annotations and Deployment pod labels / manager env are applied without touching the rest", async () => {
+        const before = api.object("apps/v1", "Deployment", "flux-system", "kustomize-controller")
+        const results = []
+        for (const obj of identityObjects({ azureClientId: "cid", azureTenantId: "tid", azurePodIdentity: "sops-akv" })) results.push(await client.apply(obj))
+        expect(results.map((r) => r.action)).toEqual(["configured", "configured"])
+        const sa = api.object("v1", "ServiceAccount", "flux-system", "kustomize-controller")
+        expect(sa.metadata.annotations).toMatchObject({ "azure.workload.identity/client-id": "cid", "azure.workload.identity/tenant-id": "tid" })
+        const d = api.object("apps/v1", "Deployment", "flux-system", "kustomize-controller")
+        expect(d.spec.template.metadata.labels).toMatchObject({ ...before.spec.template.metadata.labels, "azure.workload.identity/use": "true", aadpodidbinding: "sops-akv" })
+        const manager = d.spec.template.spec.containers.find((c: { name: string }) => c.name === "manager")
+        const beforeManager = before.spec.template.spec.containers.find((c: { name: string }) => c.name === "manager")
+        expect(manager.image).toBe(beforeManager.image)
+        expect(manager.env).toContainEqual({ name: "AZURE_AUTH_METHOD", value: "msi" })
+        for (const e of beforeManager.env ?? []) expect(manager.env).toContainEqual(e)
+        for (const obj of identityObjects({ azureClientId: "cid", azureTenantId: "tid", azurePodIdentity: "sops-akv" })) {
+            expect((await client.apply(obj)).action).toBe("unchanged")
+        }
     })
 })
 
