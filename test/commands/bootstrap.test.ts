@@ -9,7 +9,7 @@ import { mkdirSync, readFileSync } from "node:fs"
 import path from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { parse } from "yaml"
-import { baseEnv, repoRoot, run, tempDir } from "../cli/run.js"
+import { baseEnv, repoRoot, run, tempDir, vectorsDir } from "../cli/run.js"
 import { startApiServer, type TestApiServer } from "../kube/apiserver/index.js"
 
 const golden = (name: string) => readFileSync(path.join(repoRoot, "test", "commands", "golden", name), "utf8")
@@ -125,24 +125,29 @@ describe("bootstrap against the test API server", () => {
     })
 
     it("the age key is added to a decryption Secret that already holds other entries", async () => {
-        // someone created sops-age with kubectl before (another cluster key, a Vault token)
+        // someone created sops-age with kubectl before: another cluster's key in the same entry, and a Vault token
+        const otherKey = readFileSync(path.join(vectorsDir, "sops-3.13.2", "keys", "age2.agekey"), "utf8")
         api.seed(
             {
                 apiVersion: "v1",
                 kind: "Secret",
                 metadata: { name: "sops-age", namespace: "flux-system" },
                 type: "Opaque",
-                data: { "old.agekey": Buffer.from("# another cluster key\nAGE-SECRET-KEY-1QQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQPJ7Q7R\n").toString("base64"), "sops.vault-token": Buffer.from("s.keep").toString("base64") },
+                data: { "age.agekey": Buffer.from(otherKey).toString("base64"), "sops.vault-token": Buffer.from("s.keep").toString("base64") },
             },
             "kubectl-create",
         )
         const r = await sb.ks(["bootstrap", URL, "-o", "json"])
         expect(r.code, r.stderr).toBe(0)
         const secret = api.object("v1", "Secret", "flux-system", "sops-age")
-        expect(Object.keys(secret.data).sort()).toEqual(["age.agekey", "old.agekey", "sops.vault-token"])
+        expect(Object.keys(secret.data).sort()).toEqual(["age.agekey", "sops.vault-token"])
         expect(Buffer.from(secret.data["sops.vault-token"], "base64").toString()).toBe("s.keep")
         const recipient = parse(readFileSync(path.join(sb.repo, "clusters", "cluster0", ".sops.yaml"), "utf8")).creation_rules[0].age
-        expect(Buffer.from(secret.data["age.agekey"], "base64").toString()).toContain(`# public key: ${recipient}`)
+        const entry = Buffer.from(secret.data["age.agekey"], "base64").toString()
+        // both keys, the old one first: the controller pools every identity of the entry
+        expect(entry.startsWith(otherKey)).toBe(true)
+        expect(entry).toContain(`# public key: ${recipient}`)
+        expect(entry.match(/^AGE-SECRET-KEY-1/gm)).toHaveLength(2)
         // -o json prints the applied Flux objects, never the Secret (it holds the private key)
         const printed = JSON.parse(r.stdout)
         expect(printed.kind).toBe("List")

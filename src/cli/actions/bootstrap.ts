@@ -313,15 +313,18 @@ export const bootstrap: CommandSpec = {
         const dry = t.dryRun === "server"
         const suffix = dry ? " (server dry run)" : ""
         const applied: KubeObject[] = []
-        const apply = async (obj: KubeObject, what = `${obj.kind} ${obj.metadata.namespace}/${obj.metadata.name}`) => {
+        const apply = async (obj: KubeObject, what = `${obj.kind} ${obj.metadata.namespace}/${obj.metadata.name}`, force = false) => {
             log.action(`applying ${what}`)
-            const r = await c.apply(obj, { dryRun: dry })
+            const r = await c.apply(obj, { dryRun: dry, ...(force ? { force } : {}) })
             log.success(`${what} ${r.action}${suffix}`)
             applied.push(r.object)
             return r
         }
         if (secretName !== undefined) {
-            await apply(decryptionSecret({ name: secretName, namespace: t.namespace, entries: mergeDecryptionEntries(existingSecret, chosen.entries) }))
+            // the entries were read just now and only added to: taking over an entry another tool wrote
+            // (`kubectl create secret`) is intended, so the apply is forced
+            const entries = mergeDecryptionEntries(existingSecret, chosen.entries)
+            await apply(decryptionSecret({ name: secretName, namespace: t.namespace, entries }), undefined, true)
         }
         await apply(source)
         await apply(ks)
