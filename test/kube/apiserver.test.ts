@@ -375,6 +375,17 @@ describe("test API server with @kubernetes/client-node", () => {
         )
     })
 
+    it("deletes objects with finalizers gracefully", async () => {
+        server.seed({ ...kustomization("final"), metadata: { name: "final", namespace: "flux-system", finalizers: ["finalizers.fluxcd.io"] } })
+        const ref = { apiVersion: "kustomize.toolkit.fluxcd.io/v1", kind: "Kustomization", metadata: { name: "final", namespace: "flux-system" } }
+        await c.objects.delete(ref)
+        const marked = server.object("kustomize.toolkit.fluxcd.io/v1", "Kustomization", "flux-system", "final")
+        expect(marked.metadata.deletionTimestamp).toMatch(/Z$/)
+        expect(marked.metadata.generation).toBe(2)
+        await c.objects.patch({ ...ref, metadata: { ...ref.metadata, finalizers: null } } as Json, undefined, undefined, "controller", undefined, k8s.PatchStrategy.MergePatch)
+        expect(server.object("kustomize.toolkit.fluxcd.io/v1", "Kustomization", "flux-system", "final")).toBeUndefined()
+    })
+
     it("calls onWrite after each write", async () => {
         const seen: string[] = []
         server.onWrite = (obj) => {

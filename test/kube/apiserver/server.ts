@@ -626,7 +626,7 @@ export class Handler {
             if (!old && rt.kind === "Namespace") next.status = { phase: "Active" }
         }
         if (old) {
-            for (const k of ["uid", "creationTimestamp", "generation", "deletionTimestamp"]) {
+            for (const k of ["uid", "creationTimestamp", "generation", "deletionTimestamp", "deletionGracePeriodSeconds"]) {
                 if (old.metadata[k] !== undefined) next.metadata[k] = old.metadata[k]
                 else delete next.metadata[k]
             }
@@ -677,6 +677,11 @@ export class Handler {
         if (o.dryRun) return { object: next, created: !old }
         next.metadata.resourceVersion = this.s.store.nextResourceVersion()
         if (rt.kind === "Deployment") simulateDeploymentController(next)
+        if (next.metadata.deletionTimestamp && !(Array.isArray(next.metadata.finalizers) && next.metadata.finalizers.length > 0)) {
+            // the last finalizer is gone: the deletion completes
+            this.s.store.delete(rt, next.metadata.namespace, next.metadata.name)
+            return { object: clone(next), created: false }
+        }
         this.s.store.put(rt, next)
         const written = clone(next)
         const hook = this.s.onWrite()
@@ -839,6 +844,21 @@ export class Handler {
             )
         }
         const obj = clone(old)
+        if (r.rt.kind !== "Namespace" && Array.isArray(old.metadata.finalizers) && old.metadata.finalizers.length > 0) {
+            // graceful deletion: the object stays, marked, until its finalizers are removed
+            if (!old.metadata.deletionTimestamp) {
+                obj.metadata.deletionTimestamp = nowTime()
+                obj.metadata.deletionGracePeriodSeconds = 0
+                if (r.rt.generation) obj.metadata.generation = (obj.metadata.generation ?? 0) + 1
+                if (!dryRun) {
+                    obj.metadata.resourceVersion = this.s.store.nextResourceVersion()
+                    this.s.store.put(r.rt, obj)
+                    const hook = this.s.onWrite()
+                    if (hook) hook(clone(obj))
+                }
+            }
+            return [200, clone(obj)]
+        }
         if (!dryRun) {
             if (r.rt.kind === "Namespace") {
                 for (const t of this.s.store.types) {
