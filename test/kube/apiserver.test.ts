@@ -121,6 +121,19 @@ describe("test API server with @kubernetes/client-node", () => {
             k8s.setHeaderOptions("Content-Type", k8s.PatchStrategy.JsonPatch),
         )
         expect(jp.data.c).toBe(b64("3"))
+        const jpBad = await fetchApi(
+            server,
+            "PATCH",
+            "/api/v1/namespaces/flux-system/secrets/s1",
+            "application/json-patch+json",
+            JSON.stringify([{ op: "replace", path: "/data/zzz", value: b64("z") }]),
+        )
+        expect(jpBad.status).toBe(422)
+        expect(jpBad.body).toMatchObject({
+            reason: "Invalid",
+            message: "the server rejected our request due to an error in our request",
+            details: { causes: [{ reason: "UnexpectedServerResponse", message: 'replace operation does not apply: doc is missing path: "/data/zzz": missing value' }] },
+        })
 
         const bad = await failure(c.objects.create(secret("s3", { k: "not base64!" })))
         expect(bad.code).toBe(400)

@@ -99,6 +99,13 @@ function mergeList(current: Json[], patch: Json[], schema: Schema): Json[] {
     return out
 }
 
+/** A JSON patch that does not apply: 422 as NewGenericServerResponse writes it, the detail in a cause. */
+function patchFailed(detail: string): StatusError {
+    return new StatusError(422, "Invalid", "the server rejected our request due to an error in our request", {
+        causes: [{ reason: "UnexpectedServerResponse", message: detail }],
+    })
+}
+
 function pointer(path: string): string[] {
     if (path === "") return []
     if (!path.startsWith("/")) throw badRequest(`JSON pointer "${path}" must start with /`)
@@ -114,11 +121,7 @@ function parentOf(doc: Json, parts: string[], op: string): { parent: Json; key: 
         if (Array.isArray(cur)) cur = cur[Number(p)]
         else if (isObject(cur)) cur = cur[p]
         else cur = undefined
-        if (cur === undefined) {
-            throw new StatusError(422, "Invalid", `the server rejected our request due to an error in our request`, {
-                causes: [{ reason: "FieldValueInvalid", message: `${op} operation does not apply: doc is missing path: "/${parts.join("/")}": missing value` }],
-            })
-        }
+        if (cur === undefined) throw patchFailed(`${op} operation does not apply: doc is missing path: "/${parts.join("/")}": missing value`)
     }
     return { parent: cur, key: parts[parts.length - 1] }
 }
@@ -127,8 +130,7 @@ function parentOf(doc: Json, parts: string[], op: string): { parent: Json; key: 
 export function jsonPatch(doc: Json, ops: Json): Json {
     if (!Array.isArray(ops)) throw badRequest("json: cannot unmarshal object into Go value of type jsonpatch.Patch")
     let out = clone(doc)
-    const missing = (op: string, path: string) =>
-        new StatusError(500, "InternalError", `Internal error occurred: ${op} operation does not apply: doc is missing path: "${path}": missing value`)
+    const missing = (op: string, path: string) => patchFailed(`${op} operation does not apply: doc is missing path: "${path}": missing value`)
     for (const op of ops) {
         const parts = pointer(op.path ?? "")
         const get = (p: string[]): Json => {
@@ -188,7 +190,7 @@ export function jsonPatch(doc: Json, ops: Json): Json {
                 break
             case "test":
                 if (JSON.stringify(get(parts)) !== JSON.stringify(op.value)) {
-                    throw new StatusError(500, "InternalError", `Internal error occurred: testing value ${op.path} failed: test failed`)
+                    throw patchFailed(`testing value ${op.path} failed: test failed`)
                 }
                 break
             default:

@@ -332,6 +332,8 @@ export class Handler {
         const q = url.searchParams
         const accept = String(req.headers.accept ?? "")
         const wantsTable = /as=Table/.test(accept)
+        const wantsMeta = !wantsTable && /as=PartialObjectMetadata/.test(accept)
+        const partial = (o: Json) => ({ kind: "PartialObjectMetadata", apiVersion: "meta.k8s.io/v1", metadata: o.metadata })
         const dryRun = q.getAll("dryRun").includes("All")
         if (dryRun === false && q.getAll("dryRun").length > 0) throw badRequest(`Invalid dry run value: ${q.getAll("dryRun").join(",")}`)
         switch (method) {
@@ -343,10 +345,15 @@ export class Handler {
                         return "streaming"
                     }
                     this.authorize(user, "list", r)
-                    return [200, this.list(r, q, wantsTable)]
+                    const list = this.list(r, q, wantsTable)
+                    if (wantsMeta) {
+                        return [200, { kind: "PartialObjectMetadataList", apiVersion: "meta.k8s.io/v1", metadata: list.metadata, items: list.items.map(partial) }]
+                    }
+                    return [200, list]
                 }
                 this.authorize(user, "get", r)
                 const obj = this.mustGet(r)
+                if (wantsMeta) return [200, partial(obj)]
                 return [200, wantsTable ? table(r.rt, [obj], q.get("includeObject"), this.s.store.resourceVersion) : obj]
             }
             case "POST":
