@@ -1,9 +1,10 @@
-import { spawnSync } from "node:child_process"
+import { spawn, spawnSync } from "node:child_process"
 import { chmodSync, cpSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs"
 import path from "node:path"
 import { describe, expect, it } from "vitest"
 import { repoRoot } from "../cli/run.js"
-import { AGE1, AGE4, cases, sandbox } from "./fixtures.js"
+import { startApiServer, type TestApiServer } from "../kube/apiserver/index.js"
+import { AGE1, AGE4, cases, PGP_FP, sandbox } from "./fixtures.js"
 
 interface ManifestCommand {
     examples?: { command: string; description: string }[]
@@ -30,7 +31,22 @@ function exampleDir(id: string) {
     const editor = path.join(sb.dir, ".editor.sh")
     writeFileSync(editor, '#!/bin/sh\nprintf "    extra: ZXh0cmE=\\n" >> "$1"\n')
     chmodSync(editor, 0o755)
+    if (CLUSTER_COMMAND.test(id)) fluxFixtures(sb)
     return { ...sb, editor }
+}
+
+/** For the Flux commands: a Kustomization path with an encrypted Secret, the cluster's age key file, a second key. */
+function fluxFixtures(sb: ReturnType<typeof sandbox>): void {
+    const keys = path.join(cases, "keys")
+    const cluster0 = path.join(sb.dir, "clusters", "cluster0")
+    mkdirSync(cluster0)
+    cpSync(path.join(cases, "basic-auth.yaml"), path.join(cluster0, "basic-auth.yaml"))
+    const enc = spawnSync(path.join(repoRoot, "bin", "kubectl-sops"), ["encrypt", "-i", "--age", AGE1, "--encrypted-regex", "^(data|stringData)$", path.join(cluster0, "basic-auth.yaml")], { env: sb.env, encoding: "utf8" })
+    expect(enc.status, enc.stderr).toBe(0)
+    writeFileSync(path.join(cluster0, "kustomization.yaml"), "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n  - basic-auth.yaml\n")
+    cpSync(path.join(keys, "age1.agekey"), path.join(sb.dir, "age.agekey"))
+    cpSync(path.join(keys, "age2.agekey"), path.join(sb.dir, "cluster1.agekey"))
+    spawnSync("git", ["init", "-q", sb.dir])
 }
 
 let exampleCount = 0
@@ -62,6 +78,62 @@ function prepareAgent(id: string, dir: string, env: Record<string, string>): voi
     }
 }
 
+/** The Flux commands' examples talk to a cluster: the test API server, with flux-system/sops-age and a Kustomization. */
+const CLUSTER_COMMAND = /^(bootstrap|check|doctor|create:)/
+
+/** Play kustomize-controller and source-controller: every Flux object written becomes Ready (for `--wait`). */
+function playController(server: TestApiServer): void {
+    server.onWrite = (obj) => {
+        if (obj.kind !== "Kustomization" && obj.kind !== "GitRepository") return
+        const generation = obj.metadata.generation
+        if (obj.status?.observedGeneration === generation) return
+        const revision = "main@sha1:0123456789abcdef0123456789abcdef01234567"
+        const ready = { type: "Ready", status: "True", reason: "Succeeded", message: `Applied revision: ${revision}`, observedGeneration: generation, lastTransitionTime: "2026-11-29T00:00:00Z" }
+        const status =
+            obj.kind === "GitRepository"
+                ? { observedGeneration: generation, conditions: [ready], artifact: { revision, path: "x", url: "http://source-controller/x", digest: "sha256:00", lastUpdateTime: "2026-11-29T00:00:00Z" } }
+                : { observedGeneration: generation, conditions: [ready], lastAppliedRevision: revision, lastAttemptedRevision: revision }
+        setImmediate(() => server.setStatus(obj.apiVersion, obj.kind, obj.metadata.namespace, obj.metadata.name, status))
+    }
+}
+
+/** Run a shell command without blocking this process (the API server lives in it). */
+function bash(command: string, cwd: string, env: Record<string, string>): Promise<{ status: number | null; stdout: string; stderr: string }> {
+    return new Promise((resolve, reject) => {
+        const child = spawn("bash", ["-c", `set -eo pipefail\n${command}`], { cwd, env, stdio: ["ignore", "pipe", "pipe"] })
+        let stdout = ""
+        let stderr = ""
+        child.stdout.on("data", (c: Buffer) => (stdout += c.toString()))
+        child.stderr.on("data", (c: Buffer) => (stderr += c.toString()))
+        child.on("error", reject)
+        child.on("close", (status) => resolve({ status, stdout, stderr }))
+    })
+}
+
+/** A fresh cluster per example (examples change it): flux-system/sops-age and a Kustomization for clusters/cluster0. */
+async function exampleCluster(): Promise<TestApiServer> {
+    const api = await startApiServer()
+    playController(api)
+    const agekey = Buffer.from(readFileSync(path.join(cases, "keys", "age1.agekey"))).toString("base64")
+    api.seed({ apiVersion: "v1", kind: "Secret", metadata: { name: "sops-age", namespace: "flux-system" }, type: "Opaque", data: { "age.agekey": agekey } }, "kubectl-create")
+    api.seed(
+        {
+            apiVersion: "kustomize.toolkit.fluxcd.io/v1",
+            kind: "Kustomization",
+            metadata: { name: "cluster0", namespace: "flux-system" },
+            spec: {
+                interval: "10m0s",
+                path: "./clusters/cluster0",
+                prune: true,
+                sourceRef: { kind: "GitRepository", name: "cluster0" },
+                decryption: { provider: "sops", secretRef: { name: "sops-age" } },
+            },
+        },
+        "flux",
+    )
+    return api
+}
+
 describe("--help examples", () => {
     it("exist for every command and are written as kubectl sops …", () => {
         expect(examples.length).toBeGreaterThan(10)
@@ -69,22 +141,25 @@ describe("--help examples", () => {
         for (const [, command] of examples) expect(command).toMatch(/kubectl sops /)
     })
 
-    it.each(examples)("%s: %s", (id, command) => {
+    it.each(examples)("%s: %s", async (id, command) => {
         const sb = exampleDir(id)
         const env: Record<string, string> = { ...sb.env, PATH: `${path.join(repoRoot, "bin")}:/usr/local/bin:/usr/bin:/bin`, EDITOR: sb.editor, ...agentEnv(sb.dir) }
         delete env.KUBECTL_SOPS_KEYCHAIN
-        const agentCommand = /^(agent|keys):/.test(id)
+        const agentCommand = /^(agent|keys):/.test(id) || CLUSTER_COMMAND.test(id)
+        const api = CLUSTER_COMMAND.test(id) ? await exampleCluster() : undefined
+        if (api !== undefined) Object.assign(env, { KUBECONFIG: api.kubeconfig(), KEY_FP: PGP_FP, VAULT_TOKEN: "s.example-token" })
         if (agentCommand) prepareAgent(id, sb.dir, env)
         try {
-            const r = spawnSync("bash", ["-c", `set -eo pipefail\n${command}`], { cwd: sb.dir, env, encoding: "utf8" })
+            const r = await bash(command, sb.dir, env)
             expect(r.stderr).not.toMatch(/internal error|Error:/)
-            expect(r.status, r.stderr).toBe(0)
+            expect(r.status, r.stdout + r.stderr).toBe(0)
         } finally {
             // every example may have started an agent (directly or on first need): stop it, forget its keys
             if (existsSync(env.KUBECTL_SOPS_AGENT_SOCK)) {
                 spawnSync(path.join(repoRoot, "bin", "kubectl-sops"), ["agent", "stop"], { cwd: sb.dir, env, stdio: "ignore" })
             }
             if (agentCommand) spawnSync("secret-tool", ["clear", "service", env.KUBECTL_SOPS_KEYCHAIN_SERVICE], { stdio: "ignore" })
+            await api?.close()
         }
     })
 })
