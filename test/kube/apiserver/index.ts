@@ -5,7 +5,7 @@
  * `@kubernetes/client-node` and the `kubectl` binary work against it.
  */
 import { randomBytes, randomUUID } from "node:crypto"
-import { mkdtempSync, writeFileSync } from "node:fs"
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
 import { createServer, type Server } from "node:https"
 import type { AddressInfo } from "node:net"
 import os from "node:os"
@@ -38,7 +38,10 @@ export interface ApiServerOptions {
 export interface TestApiServer {
     /** `https://127.0.0.1:PORT` */
     readonly url: string
-    /** Writes a kubeconfig (CA data, the user's token) and returns its path. */
+    /**
+     * Writes a kubeconfig (CA data, the user's token; default user: the first one, context "test") and returns its
+     * path: `file`, or a new file in a temporary folder that close() removes.
+     */
     kubeconfig(opts?: { user?: string; namespace?: string; context?: string; file?: string }): string
     /** A deep copy of a stored object. */
     object(apiVersion: string, kind: string, namespace: string | undefined, name: string): Json | undefined
@@ -68,6 +71,8 @@ export async function startApiServer(options: ApiServerOptions = {}): Promise<Te
     const store = new Store(types)
     const users: Record<string, UserSpec> = options.users ?? { admin: { token: randomBytes(24).toString("hex") } }
     const requests: RequestRecord[] = []
+    const tempDirs: string[] = []
+    let kubeconfigs = 0
     const tls = tlsMaterial()
     let url = ""
     let api: TestApiServer
@@ -184,7 +189,11 @@ export async function startApiServer(options: ApiServerOptions = {}): Promise<Te
                 "current-context": context,
                 preferences: {},
             }
-            const file = opts.file ?? path.join(mkdtempSync(path.join(os.tmpdir(), "ksops-kubeconfig-")), "config")
+            let file = opts.file
+            if (!file) {
+                if (tempDirs.length === 0) tempDirs.push(mkdtempSync(path.join(os.tmpdir(), "ksops-kubeconfig-")))
+                file = path.join(tempDirs[0], `config-${++kubeconfigs}`)
+            }
             writeFileSync(file, stringify(config), { mode: 0o600 })
             return file
         },
@@ -213,6 +222,7 @@ export async function startApiServer(options: ApiServerOptions = {}): Promise<Te
             store.put(rt, next)
         },
         close() {
+            for (const dir of tempDirs.splice(0)) rmSync(dir, { recursive: true, force: true })
             return new Promise<void>((resolve) => {
                 server.close(() => resolve())
                 server.closeAllConnections()
