@@ -523,6 +523,20 @@ describe("test API server options", () => {
         }
     })
 
+    it("keeps a seeded or set Deployment status (a controller that is not ready)", async () => {
+        const server = await startApiServer()
+        try {
+            const dep = server.object("apps/v1", "Deployment", "flux-system", "kustomize-controller")
+            expect(dep.status).toMatchObject({ observedGeneration: 1, readyReplicas: 1, availableReplicas: 1 })
+            server.seed({ ...dep, status: { observedGeneration: 1, replicas: 1, unavailableReplicas: 1 } })
+            expect(server.object("apps/v1", "Deployment", "flux-system", "kustomize-controller").status.readyReplicas).toBeUndefined()
+            server.setStatus("apps/v1", "Deployment", "flux-system", "kustomize-controller", { observedGeneration: 1, replicas: 1, readyReplicas: 0 })
+            expect(server.object("apps/v1", "Deployment", "flux-system", "kustomize-controller").status.readyReplicas).toBe(0)
+        } finally {
+            await server.close()
+        }
+    })
+
     it("keeps immutable Secrets immutable", async () => {
         const server = await startApiServer()
         try {

@@ -45,7 +45,10 @@ export interface TestApiServer {
     kubeconfig(opts?: { user?: string; namespace?: string; context?: string; file?: string }): string
     /** A deep copy of a stored object. */
     object(apiVersion: string, kind: string, namespace: string | undefined, name: string): Json | undefined
-    /** Stores an object directly, as written by `manager` (default "seed") with operation Update. */
+    /**
+     * Stores an object directly, as written by `manager` (default "seed") with operation Update: no validation,
+     * server defaults applied, generation bumped when the spec changes, a Deployment without status rolled out.
+     */
     seed(obj: Json, manager?: string): void
     /** Replaces an object's status (as its controller would, manager "controller", subresource status). */
     setStatus(apiVersion: string, kind: string, namespace: string, name: string, status: Json): void
@@ -120,7 +123,8 @@ export async function startApiServer(options: ApiServerOptions = {}): Promise<Te
         if (rt.generation) {
             obj.metadata.generation = old ? old.metadata.generation + (specChanged(rt, old, obj) ? 1 : 0) : (obj.metadata.generation ?? 1)
         }
-        if (rt.kind === "Deployment") simulateDeploymentController(obj)
+        // a seeded Deployment without status is rolled out; a given status (say, not ready) is kept
+        if (rt.kind === "Deployment" && obj.status === undefined) simulateDeploymentController(obj)
         if (obj.metadata.managedFields === undefined) {
             const { managers } = ssaUpdate(old, obj, {
                 structure: rt.structure,

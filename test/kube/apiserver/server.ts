@@ -683,7 +683,9 @@ export class Handler {
         }
         if (o.dryRun) return { object: next, created: !old }
         next.metadata.resourceVersion = this.s.store.nextResourceVersion()
-        if (rt.kind === "Deployment") simulateDeploymentController(next)
+        if (rt.kind === "Deployment" && sub !== "status" && (!old || next.metadata.generation !== old.metadata.generation)) {
+            simulateDeploymentController(next)
+        }
         if (next.metadata.deletionTimestamp && !(Array.isArray(next.metadata.finalizers) && next.metadata.finalizers.length > 0)) {
             // the last finalizer is gone: the deletion completes
             this.s.store.delete(rt, next.metadata.namespace, next.metadata.name)
