@@ -386,6 +386,12 @@ describe("test API server with @kubernetes/client-node", () => {
         expect(stale.status.message).toBe(
             'Operation cannot be fulfilled on kustomizations.kustomize.toolkit.fluxcd.io "stale": the object has been modified; please apply your changes to the latest version and try again',
         )
+        const { resourceVersion: _rv, ...meta } = ks.metadata
+        const unconditional = await failure(c.objects.replace({ ...ks, metadata: meta }))
+        expect(unconditional.code).toBe(422)
+        expect(unconditional.status.message).toBe(
+            'kustomizations.kustomize.toolkit.fluxcd.io "stale" is invalid: metadata.resourceVersion: Invalid value: 0x0: must be specified for an update',
+        )
     })
 
     it("deletes objects with finalizers gracefully", async () => {

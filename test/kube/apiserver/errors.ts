@@ -92,6 +92,8 @@ export interface FieldError {
     detail?: string
     /** for NotSupported */
     supported?: unknown[]
+    /** the value as Go's %#v prints it, when that is not what JSON-like quoting gives (e.g. `0x0` for a uint64) */
+    goValue?: string
 }
 
 const TYPE_TEXT: Record<FieldError["type"], string> = {
@@ -136,7 +138,7 @@ export function fieldErrorBody(e: FieldError): string {
             if (e.supported && e.supported.length > 0) s += `: supported values: ${e.supported.map(goValue).join(", ")}`
             return s
         default:
-            s += `: ${goValue(e.value)}`
+            s += `: ${e.goValue ?? goValue(e.value)}`
     }
     if (e.detail) s += `: ${e.detail}`
     return s

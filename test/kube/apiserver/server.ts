@@ -730,8 +730,9 @@ export class Handler {
         const rv = obj.metadata.resourceVersion
         if (rv === undefined || rv === "") {
             if (!r.rt.unconditionalUpdate) {
-                throw invalid(r.rt.group, r.rt.kind, r.name!, [
-                    { type: "Invalid", field: "metadata.resourceVersion", value: 0, detail: "must be specified for an update" },
+                // the storage layer's error: the kind slot holds the resource, the value is a uint64
+                throw invalid(r.rt.group, r.rt.resource, r.name!, [
+                    { type: "Invalid", field: "metadata.resourceVersion", value: 0, goValue: "0x0", detail: "must be specified for an update" },
                 ])
             }
         } else if (rv !== old.metadata.resourceVersion) {
