@@ -27,6 +27,7 @@ import { exportManifests, toKubeYaml } from "../../kube/yaml.js"
 import { writeFileAtomic, writeOut } from "../io.js"
 import type { CommandIo, CommandSpec, ParsedFlags } from "../spec.js"
 import { withAgent } from "./agent-support.js"
+import { checkMaterial, mergeEntry, SECRET_ENTRY } from "./create.js"
 
 /** The guide's rule: only `data` and `stringData` are encrypted, so kustomize can read kind and name. */
 export const FLUX_ENCRYPTED_REGEX = "^(data|stringData)$"
@@ -143,26 +144,20 @@ function identityOptions(flags: ParsedFlags): IdentityOptions | undefined {
 }
 
 /**
- * The decryption Secret's entries after adding `fresh` to what `existing` holds: the controller tries every entry, so
- * nothing is replaced. An entry of the same name gets the new key appended (age identity lines; armored PGP blocks)
- * unless it is already there.
+ * The decryption Secret's data after adding the chosen key to what `existing` holds: the controller tries every
+ * entry, so nothing is replaced (age identities pooled, PGP keys appended unless present; `create secret`'s rules).
+ * The key is first checked the way kustomize-controller imports it.
  */
-export function mergeDecryptionEntries(existing: KubeObject | undefined, fresh: Readonly<Record<string, string>>): Record<string, string> {
-    const out: Record<string, string> = {}
-    const data = (existing?.data ?? {}) as Record<string, string>
-    for (const [k, v] of Object.entries(data)) out[k] = Buffer.from(v, "base64").toString("utf8")
-    for (const [k, v] of Object.entries(fresh)) {
-        const old = out[k]
-        if (old === undefined || old === "") out[k] = v
-        else if (k.endsWith(".agekey")) {
-            const have = new Set(old.split(/\r?\n/).map((l) => l.trim()))
-            const add = v.split(/\r?\n/).filter((l) => l.startsWith("AGE-SECRET-KEY-") && !have.has(l.trim()))
-            if (add.length > 0) out[k] = `${old}${old.endsWith("\n") ? "" : "\n"}${v}`
-        } else if (k.endsWith(".asc")) {
-            if (!old.includes(v.trim())) out[k] = `${old}${old.endsWith("\n") ? "" : "\n"}${v}`
-        } else out[k] = v
-    }
-    return out
+async function mergedSecretData(existing: KubeObject | undefined, chosen: ChosenKey, ns: string, name: string): Promise<Record<string, Uint8Array>> {
+    const data: Record<string, Uint8Array> = {}
+    for (const [k, v] of Object.entries((existing?.data as Record<string, string> | undefined) ?? {})) data[k] = Buffer.from(v, "base64")
+    if (chosen.kind === "none") return data
+    const entry = SECRET_ENTRY[chosen.kind]
+    const incoming = Buffer.from(chosen.entries[entry], "utf8")
+    const source = chosen.id === undefined ? "--vault-token" : `the agent's key ${chosen.id}`
+    const keys = await checkMaterial(chosen.kind, incoming, source, ns, name)
+    data[entry] = (await mergeEntry(chosen.kind, data[entry], incoming, keys, ns, name)).bytes
+    return data
 }
 
 /** What the cluster flags resolve to. */
@@ -323,7 +318,7 @@ export const bootstrap: CommandSpec = {
         if (secretName !== undefined) {
             // the entries were read just now and only added to: taking over an entry another tool wrote
             // (`kubectl create secret`) is intended, so the apply is forced
-            const entries = mergeDecryptionEntries(existingSecret, chosen.entries)
+            const entries = await mergedSecretData(existingSecret, chosen, t.namespace, secretName)
             await apply(decryptionSecret({ name: secretName, namespace: t.namespace, entries }), undefined, true)
         }
         await apply(source)

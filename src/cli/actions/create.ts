@@ -157,7 +157,8 @@ const commonFlags = { ...labelFlag, ...outputFlags, ...clusterFlags } as const s
 // create secret
 
 const SECRET_TYPES = ["age", "pgp", "vault"] as const
-type SecretType = (typeof SECRET_TYPES)[number]
+/** The decryption Secret types. */
+export type SecretType = (typeof SECRET_TYPES)[number]
 
 /** The entry kustomize-controller reads for each type (§4). */
 export const SECRET_ENTRY: Readonly<Record<SecretType, string>> = { age: "age.agekey", pgp: "sops.asc", vault: "sops.vault-token" }
@@ -218,7 +219,7 @@ async function keyMaterial(c: Context, type: SecretType): Promise<{ bytes: Uint8
 }
 
 /** Check the material the way kustomize-controller will import it; @returns the parsed keys */
-async function checkMaterial(type: SecretType, bytes: Uint8Array, source: string, ns: string, name: string): Promise<ImportedKeys> {
+export async function checkMaterial(type: SecretType, bytes: Uint8Array, source: string, ns: string, name: string): Promise<ImportedKeys> {
     const { importKeys } = await import("../../flux/keys.js")
     const entry = SECRET_ENTRY[type]
     const r = await importKeys({ [entry]: bytes }, { namespace: ns, name })
@@ -273,7 +274,7 @@ function ageBlocks(text: string): { identity: string; block: string[] }[] {
  * PGP keys appended unless their fingerprints are already there, the Vault token replaced.
  * @returns the entry's new bytes and a note for the progress output
  */
-async function mergeEntry(
+export async function mergeEntry(
     type: SecretType,
     existing: Uint8Array | undefined,
     incoming: Uint8Array,
