@@ -159,7 +159,9 @@ describe.skipIf(!hasKubectl)("create generic: the Secret is kubectl's, byte for 
             expect(o.error).toBeUndefined()
             expect(o.stdout).toBe(k.stdout)
         } else {
-            expect(o.error).toBe(k.stderr.trimEnd().split("\n")[0])
+            // kubectl 1.31 prints flag errors as "Error: …", 1.32 as "error: …"
+            const first = (line: string | undefined) => line?.replace(/^Error: /, "error: ")
+            expect(first(o.error)).toBe(first(k.stderr.trimEnd().split("\n")[0]))
         }
     })
 })
