@@ -1,8 +1,13 @@
 /** `check --secret NAME`: the decryption Secret read from the cluster (as the controller reads it). */
 import { ErrorKind, KsopsError } from "../errors.js"
-import type { CommandIo } from "../cli/spec.js"
 import type { KubeObject } from "../kube/types.js"
 import type { LoadedEntries } from "./sources.js"
+
+/** The process context a cluster connection needs (the CLI passes its `CommandIo`). */
+export interface KubeEnv {
+    readonly env: Readonly<Record<string, string | undefined>>
+    readonly cwd: string
+}
 
 /** What check and doctor use of the kube client (`src/kube/client.ts`). */
 export interface KubeReader {
@@ -12,7 +17,7 @@ export interface KubeReader {
 }
 
 /** Connect with the kubeconfig flags (loads `@kubernetes/client-node` only here). */
-export async function connectKube(io: CommandIo, o: { kubeconfig?: string | undefined; context?: string | undefined }): Promise<KubeReader> {
+export async function connectKube(io: KubeEnv, o: { kubeconfig?: string | undefined; context?: string | undefined }): Promise<KubeReader> {
     const client = await import("../kube/client.js")
     return client.connect({ ...(o.kubeconfig === undefined ? {} : { kubeconfig: o.kubeconfig }), ...(o.context === undefined ? {} : { context: o.context }), env: io.env, cwd: io.cwd })
 }
@@ -21,7 +26,7 @@ export async function connectKube(io: CommandIo, o: { kubeconfig?: string | unde
  * Read the Secret `<namespace>/<name>`. A missing Secret is the controller's error: `secrets "<name>" not found`.
  */
 export async function secretFromCluster(
-    io: CommandIo,
+    io: KubeEnv,
     o: { name: string; namespace: string; kubeconfig?: string | undefined; context?: string | undefined },
 ): Promise<LoadedEntries> {
     const kube = await connectKube(io, o)

@@ -76,29 +76,3 @@ export async function entriesFromFile(file: string, cwd: string, namespace: stri
             : [`${file} becomes the Secret entry '${entry}' (the file name is the entry name, as with kubectl create secret generic --from-file=${entry}), which kustomize-controller ignores`],
     }
 }
-
-/** `--keys agent`: the agent's keys as the Secret `kubectl sops bootstrap` would make (`age.agekey`, `sops.asc`). */
-export async function entriesFromAgent(io: import("../cli/spec.js").CommandIo, namespace: string): Promise<LoadedEntries> {
-    const { withAgent } = await import("../cli/actions/agent-support.js")
-    const notes: string[] = []
-    const { age, pgp } = await withAgent(io, { start: true }, async (c) => {
-        const keys = await c.listKeys()
-        const age: string[] = []
-        const pgp: string[] = []
-        for (const k of keys) {
-            if (k.type !== "pgp" && k.protected) {
-                notes.push(`agent key ${k.recipient.slice(0, 24)}… is passphrase-protected: an age key in a Secret cannot be, so it is left out`)
-                continue
-            }
-            const exported = await c.exportKey(k.id, true)
-            if (k.type === "pgp") pgp.push(exported.text.endsWith("\n") ? exported.text : `${exported.text}\n`)
-            else age.push(exported.text.endsWith("\n") ? exported.text : `${exported.text}\n`)
-        }
-        return { age, pgp }
-    })
-    const entries: SecretEntries = {}
-    if (age.length > 0) entries["age.agekey"] = new Uint8Array(Buffer.from(age.join("")))
-    if (pgp.length > 0) entries["sops.asc"] = new Uint8Array(Buffer.from(pgp.join("")))
-    if (age.length + pgp.length === 0) notes.push("the agent holds no usable keys (kubectl sops keys list)")
-    return { entries, namespace, name: "kubectl-sops-agent", notes }
-}

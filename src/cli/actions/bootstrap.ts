@@ -10,7 +10,7 @@ import type { KeyInfo } from "../../agent/protocol.js"
 import { mergeCreationRule, mergePublicKeyFile, publicKeyFileName, type RuleToAdd } from "../../config/sops-yaml-write.js"
 import { ErrorKind, KsopsError, UsageError } from "../../errors.js"
 import type { KubeClient } from "../../kube/client.js"
-import { clusterFlags, connectOptions, type DryRun, outputFlags, resolveDryRun, resolveNamespace, resolveTimeoutMs } from "../../kube/flags.js"
+import { clusterFlags, connectOptions, type DryRun, outputFlags, resolveDryRun, resolveNamespace, resolveTimeoutMs } from "../kube-flags.js"
 import { type FluxLogger, fluxLogger } from "../../kube/log.js"
 import {
     cleanFluxPath,

@@ -6,9 +6,11 @@
 import { existsSync, statSync } from "node:fs"
 import path from "node:path"
 import { ErrorKind, KsopsError, UsageError } from "../../errors.js"
-import { clusterFlags as kubeFlags, resolveNamespace } from "../../kube/flags.js"
+import { clusterFlags as kubeFlags, resolveNamespace } from "../kube-flags.js"
 import { writeOut } from "../io.js"
 import type { CommandIo, CommandSpec, FlagSpec } from "../spec.js"
+import type { SecretEntries } from "../../flux/keys.js"
+import type { LoadedEntries } from "../../flux/sources.js"
 
 /** The cluster flags check and doctor take (kubectl/flux spellings, shared with the other Flux commands). */
 export const clusterFlags = {
@@ -86,7 +88,7 @@ export const check: CommandSpec = {
             if (f.secret !== undefined) {
                 const { secretFromCluster } = await import("../../flux/cluster.js")
                 loaded = await secretFromCluster(io, { name: f.secret as string, namespace, kubeconfig: f.kubeconfig as string | undefined, context: f.context as string | undefined })
-            } else if (f.keys === undefined || f.keys === "agent") loaded = await sources.entriesFromAgent(io, namespace)
+            } else if (f.keys === undefined || f.keys === "agent") loaded = await entriesFromAgent(io, namespace)
             else loaded = await sources.entriesFromFile(f.keys as string, io.cwd, namespace)
         }
         const keys = await importKeys(loaded.entries, { namespace: loaded.namespace, name: loaded.name })
@@ -118,4 +120,30 @@ export const check: CommandSpec = {
         }
         return 0
     },
+}
+
+/** `--keys agent`: the agent's keys as the Secret `kubectl sops bootstrap` would make (`age.agekey`, `sops.asc`). */
+async function entriesFromAgent(io: CommandIo, namespace: string): Promise<LoadedEntries> {
+    const { withAgent } = await import("./agent-support.js")
+    const notes: string[] = []
+    const { age, pgp } = await withAgent(io, { start: true }, async (c) => {
+        const keys = await c.listKeys()
+        const age: string[] = []
+        const pgp: string[] = []
+        for (const k of keys) {
+            if (k.type !== "pgp" && k.protected) {
+                notes.push(`agent key ${k.recipient.slice(0, 24)}… is passphrase-protected: an age key in a Secret cannot be, so it is left out`)
+                continue
+            }
+            const exported = await c.exportKey(k.id, true)
+            if (k.type === "pgp") pgp.push(exported.text.endsWith("\n") ? exported.text : `${exported.text}\n`)
+            else age.push(exported.text.endsWith("\n") ? exported.text : `${exported.text}\n`)
+        }
+        return { age, pgp }
+    })
+    const entries: SecretEntries = {}
+    if (age.length > 0) entries["age.agekey"] = new Uint8Array(Buffer.from(age.join("")))
+    if (pgp.length > 0) entries["sops.asc"] = new Uint8Array(Buffer.from(pgp.join("")))
+    if (age.length + pgp.length === 0) notes.push("the agent holds no usable keys (kubectl sops keys list)")
+    return { entries, namespace, name: "kubectl-sops-agent", notes }
 }

@@ -26,7 +26,7 @@ import {
     resolveLabels,
     resolveNamespace,
     resolveTimeoutMs,
-} from "../../kube/flags.js"
+} from "../kube-flags.js"
 import { type FluxLogger, fluxLogger } from "../../kube/log.js"
 import { decryptionSecret, gitRepository, kustomization, validateName } from "../../kube/manifests.js"
 import type { KubeObject } from "../../kube/types.js"

@@ -5,7 +5,7 @@
  */
 import path from "node:path"
 import { UsageError } from "../../errors.js"
-import { resolveNamespace } from "../../kube/flags.js"
+import { resolveNamespace } from "../kube-flags.js"
 import { writeOut } from "../io.js"
 import type { CommandSpec } from "../spec.js"
 import { clusterFlags, gitRoot } from "./check.js"

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "vitest"
-import { connectOptions, resolveDryRun, resolveLabels, resolveNamespace, resolveTimeoutMs } from "../../src/kube/flags.js"
+import { connectOptions, resolveDryRun, resolveLabels, resolveNamespace, resolveTimeoutMs } from "../../src/cli/kube-flags.js"
 
 describe("resolveNamespace", () => {
     test("-n wins, then a valid FLUX_SYSTEM_NAMESPACE, then flux-system", () => {

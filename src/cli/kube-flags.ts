@@ -1,10 +1,10 @@
 /**
  * The cluster flags the Flux commands share (kubectl and flux spellings) and their resolution. Pure: loading the
- * kubeconfig happens in `client.ts`, only when a command talks to the cluster.
+ * kubeconfig happens in `src/kube/client.ts`, only when a command talks to the cluster.
  */
 import { UsageError } from "../errors.js"
-import type { FlagSpec, ParsedFlags } from "../cli/spec.js"
-import { dns1123LabelErrors, FLUX_NAMESPACE, goDurationMs, parseLabels } from "./manifests.js"
+import type { FlagSpec, ParsedFlags } from "./spec.js"
+import { dns1123LabelErrors, FLUX_NAMESPACE, goDurationMs, parseLabels } from "../kube/manifests.js"
 
 const GROUP = "Cluster"
 
