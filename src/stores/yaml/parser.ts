@@ -64,6 +64,11 @@ export class YamlParser {
     private valueKeyComment: string | undefined
     /** The comment after the last {@link parseScalarToken}'s scalar. */
     private scalarComment: string | undefined
+    /**
+     * Set by {@link explicitKey} for the {@link parseBlockMapping} iteration that takes its entry: the key was
+     * explicit and has a `:` line ("value") or none ("none", the value is null).
+     */
+    private explicitEntry: "value" | "none" | undefined
 
     private readonly fastPaths: boolean
 
@@ -344,7 +349,10 @@ export class YamlParser {
             this.endOfScalarLine(null)
             return v
         }
-        if (c === 63 /* ? */ && isEolOrWs(this.code(this.pos + 1))) this.fail("complex mapping keys are not supported")
+        if (c === 63 /* ? */ && isEolOrWs(this.code(this.pos + 1))) {
+            this.explicitKey(col)
+            return this.parseBlockMapping(col, this.keyValue, parentIndent, this.keyPos)
+        }
         // a key?
         void lineStartNode
         const save = this.pos
@@ -519,6 +527,66 @@ export class YamlParser {
         return -1
     }
 
+    /**
+     * An explicit key `? key` at the current position, in a block mapping at column `col` (the form yaml.v3 writes
+     * for a key longer than 128 bytes or with a line break). The key is a scalar: plain, quoted, block (`? |`) or an
+     * alias, on the `?` line or on the following lines indented deeper; a collection key is refused. Its value
+     * follows the `:` at column `col` on a following line; without that line the value is null.
+     *
+     * Sets {@link keyValue}/{@link keyPos} and {@link explicitEntry}. The comments after `?`, after the key and
+     * between the key and the `:` stay pending, so they go before the entry (in document order). Leaves the position
+     * after the `:`, or, without a value, on the first token of the next content line.
+     */
+    private explicitKey(col: number): void {
+        const qPos = this.pos
+        this.pos++ // the ?
+        this.skipWs()
+        let c = this.code()
+        let key: TreeValue = null
+        let keyPos = qPos
+        let present = true
+        let next = col
+        if (c === 10 || c === 35 || Number.isNaN(c)) {
+            // the key is on the following lines (or empty)
+            if (c === 35) this.pending.push({ text: this.lineComment(), col })
+            this.nextLine()
+            next = this.nextContent()
+            present = next > col
+        }
+        if (present) {
+            keyPos = this.pos
+            const props = this.parseProperties()
+            c = this.code()
+            const complex = () => this.fail("complex mapping keys are not supported", keyPos)
+            if (c === 10 || c === 35 || Number.isNaN(c) || c === 91 || c === 123 || this.isSeqEntry()) complex()
+            let inline: string | undefined
+            if (c === 124 || c === 62) {
+                const r = this.parseBlockScalar(col)
+                key = props.tag !== undefined ? this.applyTag(r.value, props.tag, r.value) : r.value
+                inline = r.comment
+            } else if (c === 42) {
+                key = this.parseAlias()
+                if (this.atMappingColon()) complex()
+                inline = this.endOfScalarLine(null)
+            } else {
+                const save = this.pos
+                if (this.tryKey()) complex()
+                this.pos = save
+                key = this.parseScalarToken(col, props.tag)
+                inline = this.scalarComment
+            }
+            if (props.anchor !== undefined) this.anchors.set(props.anchor, key)
+            if (inline !== undefined) this.pending.push({ text: inline, col })
+            next = this.nextContent()
+        }
+        this.keyValue = key
+        this.keyPos = keyPos
+        // the value: ":" at the key's column on a following line
+        const hasValue = next === col && this.code() === 58 && isEolOrWs(this.code(this.pos + 1))
+        if (hasValue) this.pos++
+        this.explicitEntry = hasValue ? "value" : "none"
+    }
+
     /** Parse a block mapping whose first key was read (position after its colon). */
     private parseBlockMapping(col: number, firstKey: TreeValue, _parentIndent: number, firstKeyPos = this.pos): Branch {
         const items: TreeItem[] = []
@@ -540,13 +608,25 @@ export class YamlParser {
                 }
                 seen.set(keyStr, keyPos)
             }
-            const fast = this.fastPaths ? this.fastPlainValue(col) : NOT_FAST
+            const explicit = this.explicitEntry
+            this.explicitEntry = undefined
+            const fast = explicit === "none" ? null : this.fastPaths ? this.fastPlainValue(col) : NOT_FAST
             if (fast !== NOT_FAST) items.push({ key: keyStr, value: fast })
             else {
                 const index = items.length
                 const value = this.parseMappingValue(col)
                 const inline = this.valueInline
-                const keyComment = this.valueKeyComment
+                let keyComment = this.valueKeyComment
+                if (keyComment !== undefined && explicit !== undefined) {
+                    // yaml.v3 writes the head comment of an explicit key's collection value after the `:`
+                    if (value instanceof Branch) {
+                        value.items.unshift({ key: new Comment(keyComment), value: null })
+                        keyComment = undefined
+                    } else if (Array.isArray(value)) {
+                        value.unshift(new Comment(keyComment))
+                        keyComment = undefined
+                    }
+                }
                 if (keyComment !== undefined) items.push({ key: new Comment(keyComment), value: null })
                 const at = keyComment !== undefined ? index + 1 : index
                 if (inline !== undefined) items.splice(at, 0, { key: new Comment(inline, true), value: null })
@@ -569,7 +649,12 @@ export class YamlParser {
                 this.pos++
                 continue
             }
-            if (c === 63 && isEolOrWs(this.code(this.pos + 1))) this.fail("complex mapping keys are not supported")
+            if (c === 63 && isEolOrWs(this.code(this.pos + 1))) {
+                this.explicitKey(col)
+                key = this.keyValue
+                keyPos = this.keyPos
+                continue
+            }
             const props = this.parseProperties()
             if (!this.tryKey()) this.fail("could not find expected ':'")
             key = props.tag !== undefined ? this.applyTag(this.keyValue, props.tag) : this.keyValue
@@ -731,6 +816,15 @@ export class YamlParser {
             value = this.parseFlow()
             if (props.tag !== undefined) value = this.applyTag(value, props.tag)
             inline = this.endOfScalarLine(null)
+        } else if (c === 63 && isEolOrWs(this.code(this.pos + 1)) && props.anchor === undefined && props.tag === undefined) {
+            // a mapping with an explicit first key can start on the "- " (or explicit value's ": ") line
+            const kcol = this.pos - this.lineStart
+            if (kcol <= indent) this.fail("mapping values are not allowed in this context")
+            this.explicitKey(kcol)
+            const m = this.parseBlockMapping(kcol, this.keyValue, indent, this.keyPos)
+            this.valueInline = undefined
+            this.valueKeyComment = undefined
+            return m
         } else if (c === 45 && isEolOrWs(this.code(this.pos + 1)) && props.anchor === undefined && props.tag === undefined) {
             // "- " after "key: " on the same line is not allowed; after "- " it is a nested sequence
             value = this.parseBlockSequence(this.pos - this.lineStart)
