@@ -237,6 +237,32 @@ describe("live: server-side apply, checked with kubectl", () => {
         expect(entry(await kubectlGet("secret", "sops-gpg", "v1", "Secret"), "age.agekey")).toBe(AGE1 + AGE2)
     })
 
+    test("create source git with --username/--password/--ca-file: flux's credentials Secret, referenced by the source", async () => {
+        const ca = path.join(dir, "ca.crt")
+        writeFileSync(ca, "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n")
+        const args = ["create", "source", "git", "private-repo", "--url=https://git.example.com/org/private", "--branch=main", "-u", "git", "-p", "s3cr3t-pass", "--ca-file", ca]
+        const r = await live(args)
+        expect(r.code, r.stderr).toBe(0)
+        expect(r.stderr).toContain("✔ Secret flux-system/private-repo created\n")
+        expect(r.stdout + r.stderr).not.toContain("s3cr3t-pass")
+        const secret = await kubectlGet("secret", "private-repo", "v1", "Secret")
+        expect(entry(secret, "username")).toBe("git")
+        expect(entry(secret, "password")).toBe("s3cr3t-pass")
+        expect(entry(secret, "ca.crt")).toContain("BEGIN CERTIFICATE")
+        const g = await kubectlGet("gitrepository", "private-repo", GIT_API, "GitRepository")
+        expect(g.spec).toMatchObject({ secretRef: { name: "private-repo" }, url: "https://git.example.com/org/private" })
+        const again = await live(args)
+        expect(again.stderr).toContain("✔ Secret flux-system/private-repo unchanged\n")
+        expect(again.stderr).toContain("✔ GitRepository source unchanged\n")
+        // like flux, --export prints only the source (no Secret, no secretRef); ssh needs --secret-ref
+        const exported = await ks([...args, "--export"])
+        expect(exported.code, exported.stderr).toBe(0)
+        expect(exported.stdout).not.toContain("Secret")
+        const ssh = await live(["create", "source", "git", "ssh-repo", "--url=ssh://git@example.com/x", "--branch=main", "-u", "git", "-p", "p"])
+        expect(ssh.code).toBe(1)
+        expect(ssh.stderr.split("\n")[0]).toBe("--username, --password and --ca-file are for http(s) URLs")
+    })
+
     test("create source git: created, then unchanged; --dry-run=server stores nothing", async () => {
         const args = ["create", "source", "git", "my-secrets", "--url=https://github.com/my-org/my-secrets", "--branch=main"]
         let r = await live([...args, "--dry-run=server"])

@@ -377,12 +377,32 @@ const waitFlag = {
     wait: { type: "boolean", summary: "Wait until Flux reports the object ready (failures are reported as soon as Flux reports them)" },
 } as const satisfies Record<string, FlagSpec>
 
+/**
+ * The credentials Secret `flux create source git` makes from `--username`/`--password` (and `--ca-file`) for an
+ * http(s) URL: `stringData` username, password, ca.crt. @returns undefined without credentials
+ */
+async function gitCredentials(c: Context, name: string, url: string): Promise<KubeObject | undefined> {
+    const f = c.flags
+    const username = str(f, "username")
+    const password = str(f, "password")
+    const caFile = str(f, "ca-file")
+    if (username === undefined && password === undefined && caFile === undefined) return undefined
+    if (!/^https?:\/\//i.test(url)) throw new UsageError("--username, --password and --ca-file are for http(s) URLs", { hint: "for ssh, create the Secret (identity, known_hosts) and pass --secret-ref" })
+    if ((username === undefined) !== (password === undefined)) throw new UsageError("--username and --password go together")
+    const stringData: Record<string, string> = {}
+    if (username !== undefined && password !== undefined) Object.assign(stringData, { username, password })
+    if (caFile !== undefined) stringData["ca.crt"] = decoder.decode(await readKeyFile(c.io, caFile))
+    const metadata: KubeObject["metadata"] = { name, namespace: c.namespace }
+    if (Object.keys(c.labels).length > 0) metadata.labels = { ...c.labels }
+    return { apiVersion: "v1", kind: "Secret", metadata, stringData }
+}
+
 /** `kubectl sops create source git`. */
 export const createSourceGit: CommandSpec = {
     id: "create source git",
     summary: "Create or update a Flux GitRepository source",
     description:
-        "Builds the GitRepository exactly as `flux create source git` does (same flags, defaults, validation and --export output) and applies it with server-side apply. Credentials are not generated: reference an existing Secret with --secret-ref. --wait waits for the first artifact.",
+        "Builds the GitRepository exactly as `flux create source git` does (same flags, defaults, validation and --export output) and applies it with server-side apply. For a private https repository, --username and --password (and --ca-file) make the credentials Secret flux makes: named like the source, stringData username/password (ca.crt), referenced by spec.secretRef; like flux, --export prints no Secret. SSH keys are not generated: reference an existing Secret with --secret-ref. --wait waits for the first artifact.",
     examples: [
         { description: "The Flux guide's source, exported", command: "kubectl sops create source git my-secrets --url=https://github.com/my-org/my-secrets --branch=main --export" },
         { description: "Apply it and wait for the first fetch", command: "kubectl sops create source git my-secrets --url=https://github.com/my-org/my-secrets --branch=main --wait" },
@@ -396,6 +416,9 @@ export const createSourceGit: CommandSpec = {
         commit: { type: "string", summary: "Git commit" },
         interval: { type: "string", default: "1m", summary: "Source sync interval" },
         "secret-ref": { type: "string", summary: "Name of an existing Secret with SSH or basic credentials" },
+        username: { type: "string", char: "u", summary: "Basic authentication username (https)" },
+        password: { type: "string", char: "p", summary: "Basic authentication password (https)" },
+        "ca-file": { type: "string", summary: "TLS CA certificate file for https (goes into the credentials Secret as ca.crt)" },
         "proxy-secret-ref": { type: "string", summary: "Name of an existing Secret with the proxy address and credentials" },
         provider: { type: "string", summary: "Git provider: generic, github, aws or azure" },
         "recurse-submodules": { type: "boolean", summary: "Include Git submodules in the artifact" },
@@ -430,6 +453,14 @@ export const createSourceGit: CommandSpec = {
             ...(list(f, "sparse-checkout-paths") === undefined ? {} : { sparseCheckoutPaths: list(f, "sparse-checkout-paths") }),
             labels: c.labels,
         })
+        const credentials = await gitCredentials(c, name, str(f, "url") ?? "")
+        if (credentials !== undefined && !c.export && c.dryRun !== "client") {
+            // flux: the Secret carries the source's name and the GitRepository references it
+            if (str(f, "secret-ref") !== undefined) throw new UsageError("use --secret-ref or --username/--password, not both")
+            c.log.generate("generating basic authentication Secret")
+            await deliver(c, credentials, `Secret ${c.namespace}/${name}`, { secret: true })
+            ;(obj.spec as Record<string, unknown>).secretRef = { name }
+        }
         if (!c.export) c.log.generate("generating GitRepository source")
         const done = await deliver(c, obj, "GitRepository source")
         if (done !== undefined && f.wait === true) {
