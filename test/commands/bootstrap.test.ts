@@ -159,6 +159,19 @@ describe("bootstrap against the test API server", () => {
         expect(again.stderr).toContain("Secret flux-system/sops-age unchanged")
     }, 120_000)
 
+    it("a private https repository: --username/--password make flux's credentials Secret for the source", async () => {
+        const r = await sb.ks(["bootstrap", "--url=https://git.example.com/org/private", "--name", "private-secrets", "--key", "vault", "--vault-addr", "https://vault.example.com:8200", "--vault-token", "s.t", "-u", "git", "-p", "s3cr3t-pass", "--no-repo-files"])
+        expect(r.code, r.stderr).toBe(0)
+        expect(r.stderr).not.toContain("s3cr3t-pass")
+        const creds = api.object("v1", "Secret", "flux-system", "private-secrets")
+        expect(Buffer.from(creds.data.password, "base64").toString()).toBe("s3cr3t-pass")
+        expect(Buffer.from(creds.data.username, "base64").toString()).toBe("git")
+        expect(api.object("source.toolkit.fluxcd.io/v1", "GitRepository", "flux-system", "private-secrets").spec.secretRef).toEqual({ name: "private-secrets" })
+        const both = await sb.ks(["bootstrap", "--url=https://git.example.com/org/private", "--key", "vault", "--vault-token", "s.t", "--vault-key-uri", "https://v/v1/sops/keys/k", "-u", "git", "-p", "x", "--secret-ref", "creds", "--export"])
+        expect(both.code).toBe(1)
+        expect(both.stderr.split("\n")[0]).toBe("use --secret-ref or --username/--password, not both")
+    })
+
     it("cloud identity: annotates kustomize-controller's ServiceAccount and restarts the Deployment", async () => {
         const before = api.object("apps/v1", "Deployment", "flux-system", "kustomize-controller")
         const r = await sb.ks(["bootstrap", URL, "--name", "kms-secrets", "--key", "none", "--aws-role-arn", "arn:aws:iam::123456789012:role/flux-sops"])

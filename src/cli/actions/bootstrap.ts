@@ -27,7 +27,7 @@ import { exportManifests, toKubeYaml } from "../../kube/yaml.js"
 import { writeFileAtomic, writeOut } from "../io.js"
 import type { CommandIo, CommandSpec, ParsedFlags } from "../spec.js"
 import { withAgent } from "./agent-support.js"
-import { checkMaterial, mergeEntry, SECRET_ENTRY } from "./create.js"
+import { checkMaterial, gitCredentials, mergeEntry, SECRET_ENTRY } from "./create.js"
 
 /** The guide's rule: only `data` and `stringData` are encrypted, so kustomize can read kind and name. */
 export const FLUX_ENCRYPTED_REGEX = "^(data|stringData)$"
@@ -200,6 +200,9 @@ export const bootstrap: CommandSpec = {
         url: { type: "string", summary: "Git repository URL (https://, http:// or ssh://)", helpGroup: "Source" },
         branch: { type: "string", default: "main", summary: "Git branch", helpGroup: "Source" },
         "secret-ref": { type: "string", summary: "Existing Secret with the Git credentials", helpGroup: "Source" },
+        username: { type: "string", char: "u", summary: "Basic authentication username for a private https repository", helpGroup: "Source" },
+        password: { type: "string", char: "p", summary: "Basic authentication password (a Secret named like the source, as flux makes it)", helpGroup: "Source" },
+        "ca-file": { type: "string", summary: "TLS CA certificate for the https repository", helpGroup: "Source" },
         path: { type: "string", default: "./clusters/cluster0", summary: "Path in the repository the Kustomization applies (where .sops.yaml goes)", helpGroup: "Kustomization" },
         name: { type: "string", default: "my-secrets", summary: "Name of the GitRepository and the Kustomization", helpGroup: "Kustomization" },
         interval: { type: "string", default: "10m", summary: "Reconcile interval", helpGroup: "Kustomization" },
@@ -257,6 +260,10 @@ export const bootstrap: CommandSpec = {
             ...(secretName === undefined ? {} : { decryptionSecret: secretName }),
         })
         const live = f.export !== true && t.dryRun !== "client"
+        // a private https repository: flux's credentials Secret, named like the source (not exported, like flux)
+        const credentials = await gitCredentials({ io, flags: f, namespace: t.namespace, labels: {} }, name, url)
+        if (credentials !== undefined && str(f, "secret-ref") !== undefined) throw new UsageError("use --secret-ref or --username/--password, not both")
+        if (credentials !== undefined && live) (source.spec as Record<string, unknown>).secretRef = { name }
 
         // 1. the cluster first: reachable, Flux installed, the Secret readable (before a key is made or a file written)
         let client: KubeClient | undefined
@@ -321,6 +328,7 @@ export const bootstrap: CommandSpec = {
             const entries = await mergedSecretData(existingSecret, chosen, t.namespace, secretName)
             await apply(decryptionSecret({ name: secretName, namespace: t.namespace, entries }), undefined, true)
         }
+        if (credentials !== undefined) await apply(credentials)
         await apply(source)
         await apply(ks)
         if (identity !== undefined) {

@@ -381,7 +381,11 @@ const waitFlag = {
  * The credentials Secret `flux create source git` makes from `--username`/`--password` (and `--ca-file`) for an
  * http(s) URL: `stringData` username, password, ca.crt. @returns undefined without credentials
  */
-async function gitCredentials(c: Context, name: string, url: string): Promise<KubeObject | undefined> {
+export async function gitCredentials(
+    c: Pick<Context, "io" | "flags" | "namespace" | "labels">,
+    name: string,
+    url: string,
+): Promise<KubeObject | undefined> {
     const f = c.flags
     const username = str(f, "username")
     const password = str(f, "password")
