@@ -14,6 +14,7 @@ export const KUSTOMIZE_CONTROLLER = "kustomize-controller"
 /** API versions. */
 export const GITREPOSITORY_API = "source.toolkit.fluxcd.io/v1"
 export const KUSTOMIZATION_API = "kustomize.toolkit.fluxcd.io/v1"
+export const HELMRELEASE_API = "helm.toolkit.fluxcd.io/v2"
 
 // ---------------------------------------------------------------------------------------------------------
 // names and labels (k8s.io/apimachinery validation, flux messages)
@@ -314,6 +315,35 @@ export function parseSourceRef(text: string): { kind: string; name: string; name
     return namespace === undefined || namespace === "" ? { kind: clean, name } : { kind: clean, name, namespace }
 }
 
+const HEALTH_CHECK_KINDS = ["Deployment", "DaemonSet", "StatefulSet", "HelmRelease"]
+
+/** A health check reference (`meta.NamespacedObjectKindReference`). */
+export interface HealthCheck {
+    apiVersion?: string
+    kind: string
+    name: string
+    namespace?: string
+}
+
+/**
+ * `--health-check <kind>/<name>.<namespace>` as flux reads it: exactly one `/` and one `.`, the kind matched
+ * case-sensitively; only a HelmRelease gets an apiVersion (helm.toolkit.fluxcd.io/v2), the workload kinds none
+ * (the API server's preferred version is used).
+ * @throws UsageError with flux's messages
+ */
+export function parseHealthCheck(text: string): HealthCheck {
+    const kindObj = text.split("/")
+    if (kindObj.length !== 2) throw new UsageError(`invalid health check '${text}' must be in the format 'kind/name.namespace' [${kindObj.join(" ")}]`)
+    const kind = kindObj[0]
+    if (!HEALTH_CHECK_KINDS.includes(kind)) throw new UsageError(`invalid health check kind '${kind}' can be HelmRelease, Deployment, DaemonSet or StatefulSet`)
+    const nameNs = kindObj[1].split(".")
+    if (nameNs.length !== 2) throw new UsageError(`invalid health check '${text}' must be in the format 'kind/name.namespace'`)
+    const check: HealthCheck = { kind, name: nameNs[0] }
+    if (kind === "HelmRelease") check.apiVersion = HELMRELEASE_API
+    if (nameNs[1] !== "") check.namespace = nameNs[1]
+    return check
+}
+
 // ---------------------------------------------------------------------------------------------------------
 // objects
 
@@ -436,7 +466,9 @@ export interface KustomizationOptions {
     /** `name` or `namespace/name`, comma-separated values allowed. */
     dependsOn?: readonly string[]
     wait?: boolean
-    /** `--health-check-timeout` (default `2m`), used with {@link wait}. */
+    /** `--health-check` values (`<kind>/<name>.<namespace>`, comma-separated allowed); ignored with {@link wait} (like flux). */
+    healthChecks?: readonly string[]
+    /** `--health-check-timeout` (default `2m`), used with {@link wait} or {@link healthChecks}. */
     healthCheckTimeout?: string
     retryInterval?: string
     kubeconfigSecretRef?: string
@@ -482,6 +514,11 @@ export function kustomization(o: KustomizationOptions): KubeObject {
     }
     if (o.kubeconfigSecretRef !== undefined && o.kubeconfigSecretRef !== "") spec.kubeConfig = { secretRef: { name: o.kubeconfigSecretRef } }
     const timeout = goDuration(o.healthCheckTimeout ?? "2m", "health-check-timeout")
+    const checks = splitSlice(o.healthChecks)
+    if (checks.length > 0 && o.wait !== true) {
+        spec.healthChecks = checks.map(parseHealthCheck)
+        spec.timeout = timeout
+    }
     if (o.wait === true) {
         spec.wait = true
         spec.timeout = timeout

@@ -86,6 +86,31 @@ describe("--export: flux's output, byte for byte, without the Kubernetes client"
         }
     })
 
+    test("create kustomization --health-check: flux's spec.healthChecks and spec.timeout", async () => {
+        const args = ["apps", "--source=apps", "--path=./apps", "--prune=true", "--interval=10m", "--decryption-provider=sops", "--decryption-secret=sops-age"]
+        const checks = ["--health-check=Deployment/podinfo.apps,StatefulSet/db.data", "--health-check", "HelmRelease/redis.flux-system", "--health-check-timeout=3m"]
+        const r = await ks(["create", "kustomization", ...args, ...checks, "--export"], { env: hooked })
+        expect(r.stderr).toBe("")
+        expect(r.code).toBe(0)
+        expectGolden("kustomization-health-checks.yaml", r.stdout)
+        const bad = await ks(["create", "ks", ...args, "--health-check=Service/web.apps", "--export"], { env: hooked })
+        expect(bad.code).toBe(1)
+        expect(bad.stderr.split("\n")[0]).toBe("invalid health check kind 'Service' can be HelmRelease, Deployment, DaemonSet or StatefulSet")
+    })
+
+    test("--ns-follows-kube-context: the context's namespace, read without the Kubernetes client", async () => {
+        const file = path.join(dir, "ns-kubeconfig")
+        writeFileSync(file, "apiVersion: v1\nkind: Config\ncurrent-context: dev\ncontexts:\n- name: dev\n  context:\n    cluster: c\n    namespace: team-a\n")
+        const args = ["create", "ks", "apps", "--source=apps", "--export"]
+        const flag = await ks([...args, "--ns-follows-kube-context"], { env: { ...hooked, KUBECONFIG: file } })
+        expect(flag.code, flag.stderr).toBe(0)
+        expect(parse(flag.stdout)).toMatchObject({ metadata: { name: "apps", namespace: "team-a" } })
+        const fromEnv = await ks([...args, "-n", "other"], { env: { ...hooked, KUBECONFIG: file, FLUX_NS_FOLLOWS_KUBE_CONTEXT: "true" } })
+        expect(parse(fromEnv.stdout)).toMatchObject({ metadata: { namespace: "other" } })
+        const off = await ks(args, { env: { ...hooked, KUBECONFIG: file } })
+        expect(parse(off.stdout)).toMatchObject({ metadata: { namespace: "flux-system" } })
+    })
+
     test("create secret: the kubectl create secret generic Secret, with a warning", async () => {
         const file = path.join(dir, "age.agekey")
         writeFileSync(file, AGE1)

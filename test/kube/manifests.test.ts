@@ -11,6 +11,7 @@ import {
     kustomization,
     parseGoDuration,
     parseLabels,
+    parseHealthCheck,
     parseSourceRef,
     validateName,
 } from "../../src/kube/manifests.js"
@@ -232,9 +233,52 @@ describe("kustomization (flux create kustomization)", () => {
         expectGolden("kustomization-full.yaml", exportManifests([obj]))
     })
 
+    test("--health-check: spec.healthChecks as flux writes them (apiVersion only for HelmRelease) and spec.timeout", () => {
+        const obj = kustomization({
+            name: "apps",
+            namespace: "flux-system",
+            source: "apps",
+            path: "./apps",
+            prune: true,
+            interval: "10m",
+            decryptionProvider: "sops",
+            decryptionSecret: "sops-age",
+            healthChecks: ["Deployment/podinfo.apps,StatefulSet/db.data", "HelmRelease/redis.flux-system"],
+            healthCheckTimeout: "3m",
+        })
+        expectValid(obj)
+        expectGolden("kustomization-health-checks.yaml", exportManifests([obj]))
+    })
+
+    test("--health-check: default timeout 2m0s; ignored with --wait (flux keeps only spec.wait)", () => {
+        const base = { name: "ab", namespace: "n", source: "ab" }
+        const checked = kustomization({ ...base, healthChecks: ["DaemonSet/agent.kube-system"] })
+        expect(checked.spec).toMatchObject({ healthChecks: [{ kind: "DaemonSet", name: "agent", namespace: "kube-system" }], timeout: "2m0s" })
+        const waited = kustomization({ ...base, healthChecks: ["DaemonSet/agent.kube-system"], wait: true, healthCheckTimeout: "1m" })
+        expect(waited.spec).not.toHaveProperty("healthChecks")
+        expect(waited.spec).toMatchObject({ wait: true, timeout: "1m0s" })
+        const none = kustomization({ ...base, healthChecks: [""] })
+        expect(none.spec).not.toHaveProperty("healthChecks")
+        expect(none.spec).not.toHaveProperty("timeout")
+    })
+
+    test("parseHealthCheck: flux's parsing and messages", () => {
+        expect(parseHealthCheck("HelmRelease/podinfo.apps")).toEqual({ apiVersion: "helm.toolkit.fluxcd.io/v2", kind: "HelmRelease", name: "podinfo", namespace: "apps" })
+        expect(parseHealthCheck("Deployment/web.")).toEqual({ kind: "Deployment", name: "web" })
+        expect(() => parseHealthCheck("Deployment")).toThrow(new UsageError("invalid health check 'Deployment' must be in the format 'kind/name.namespace' [Deployment]"))
+        expect(() => parseHealthCheck("apps/Deployment/web.ns")).toThrow(
+            new UsageError("invalid health check 'apps/Deployment/web.ns' must be in the format 'kind/name.namespace' [apps Deployment web.ns]"),
+        )
+        expect(() => parseHealthCheck("deployment/web.ns")).toThrow(new UsageError("invalid health check kind 'deployment' can be HelmRelease, Deployment, DaemonSet or StatefulSet"))
+        expect(() => parseHealthCheck("Service/web.ns")).toThrow(new UsageError("invalid health check kind 'Service' can be HelmRelease, Deployment, DaemonSet or StatefulSet"))
+        expect(() => parseHealthCheck("Deployment/web")).toThrow(new UsageError("invalid health check 'Deployment/web' must be in the format 'kind/name.namespace'"))
+        expect(() => parseHealthCheck("Deployment/my.web.ns")).toThrow(new UsageError("invalid health check 'Deployment/my.web.ns' must be in the format 'kind/name.namespace'"))
+    })
+
     test("flux's errors", () => {
         const base = { name: "ab", namespace: "n", source: "ab" }
         expect(() => kustomization({ ...base, source: "" })).toThrow("source is required")
+        expect(() => kustomization({ ...base, healthChecks: ["Job/x.y"] })).toThrow("invalid health check kind 'Job' can be HelmRelease, Deployment, DaemonSet or StatefulSet")
         expect(() => kustomization({ ...base, decryptionProvider: "vault" })).toThrow(
             `invalid argument "vault" for "--decryption-provider" flag: unsupported decryption provider 'vault', must be one of: sops`,
         )

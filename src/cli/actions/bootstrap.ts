@@ -230,7 +230,7 @@ export const bootstrap: CommandSpec = {
         const f = parsed.flags
         const log = fluxLogger(io.stderr)
         const t: Target = {
-            namespace: resolveNamespace(f, io.env, (m) => log.warning(m)),
+            namespace: resolveNamespace(f, io.env, (m) => log.warning(m), io.cwd),
             dryRun: resolveDryRun(f),
             output: f.output as Target["output"],
             timeoutMs: resolveTimeoutMs(f),

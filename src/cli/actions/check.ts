@@ -17,6 +17,7 @@ export const clusterFlags = {
     kubeconfig: kubeFlags.kubeconfig,
     context: kubeFlags.context,
     namespace: { ...kubeFlags.namespace, summary: "Namespace of the Kustomization and its decryption Secret (default: $FLUX_SYSTEM_NAMESPACE or flux-system)" },
+    "ns-follows-kube-context": kubeFlags["ns-follows-kube-context"],
 } as const satisfies Record<string, FlagSpec>
 
 /** The repository root of a path: the nearest folder up with `.git`, else undefined. */
@@ -78,7 +79,7 @@ export const check: CommandSpec = {
         if (f.secret !== undefined && f.keys !== undefined) {
             throw new UsageError("--secret and --keys cannot be used together", { hint: "use --secret for the cluster's Secret or --keys for local key material" })
         }
-        const namespace = resolveNamespace(f, io.env, (m) => io.stderr.write(`⚠️ ${m}\n`))
+        const namespace = resolveNamespace(f, io.env, (m) => io.stderr.write(`⚠️ ${m}\n`), io.cwd)
         const { root, specPath } = resolveRoot(io, parsed.argv[0] ?? ".", f.root as string | undefined)
         const decryption = f["no-decryption"] !== true
         const { importKeys } = await import("../../flux/keys.js")

@@ -58,7 +58,7 @@ function context(parsed: Parsed, io: CommandIo): Context {
     return {
         io,
         flags: f,
-        namespace: resolveNamespace(f, io.env, (m) => log.warning(m)),
+        namespace: resolveNamespace(f, io.env, (m) => log.warning(m), io.cwd),
         labels: resolveLabels(f),
         dryRun: resolveDryRun(f),
         export: exp,
@@ -486,7 +486,7 @@ export const createKustomization: CommandSpec = {
     aliases: ["create ks"],
     summary: "Create or update a Flux Kustomization with SOPS decryption",
     description:
-        "Builds the Kustomization exactly as `flux create kustomization` does (same flags, defaults, validation and --export output: --path cleaned, prune always written, --decryption-secret used only with --decryption-provider=sops) and applies it with server-side apply. For KMS through the controller's identity leave out --decryption-secret. --wait sets spec.wait (health checks, --health-check-timeout) and waits until the Kustomization is ready, reporting a decryption or build failure as soon as Flux reports it.",
+        "Builds the Kustomization exactly as `flux create kustomization` does (same flags, defaults, validation and --export output: --path cleaned, prune always written, --decryption-secret used only with --decryption-provider=sops) and applies it with server-side apply. For KMS through the controller's identity leave out --decryption-secret. --health-check adds spec.healthChecks (Deployment, DaemonSet, StatefulSet or HelmRelease, <kind>/<name>.<namespace>) and spec.timeout, unless --wait is given. --wait sets spec.wait (health checks, --health-check-timeout) and waits until the Kustomization is ready, reporting a decryption or build failure as soon as Flux reports it.",
     examples: [
         {
             description: "The Flux guide's Kustomization, exported",
@@ -508,7 +508,12 @@ export const createKustomization: CommandSpec = {
         "target-namespace": { type: "string", summary: "Namespace for all objects of this Kustomization" },
         "service-account": { type: "string", summary: "Service account to impersonate when applying (not for decryption)" },
         "depends-on": { type: "string", multiple: true, summary: "Kustomizations that must be ready first: name or namespace/name (repeatable or comma-separated)" },
-        "health-check-timeout": { type: "string", default: "2m", summary: "Timeout of health checks (with --wait)" },
+        "health-check": {
+            type: "string",
+            multiple: true,
+            summary: "Workload to health-check: <kind>/<name>.<namespace>, kind Deployment, DaemonSet, StatefulSet or HelmRelease (repeatable or comma-separated; not with --wait)",
+        },
+        "health-check-timeout": { type: "string", default: "2m", summary: "Timeout of health checks (with --wait or --health-check)" },
         "retry-interval": { type: "string", summary: "Interval between retries of a failed reconciliation" },
         "kubeconfig-secret-ref": { type: "string", summary: "Secret with a kubeconfig for a remote cluster" },
         wait: { type: "boolean", summary: "Set spec.wait (health-check everything applied) and wait until the Kustomization is ready" },
@@ -534,6 +539,7 @@ export const createKustomization: CommandSpec = {
             ...opt("serviceAccountName", "service-account"),
             ...(list(f, "depends-on") === undefined ? {} : { dependsOn: list(f, "depends-on") }),
             ...(f.wait === true ? { wait: true } : {}),
+            ...(list(f, "health-check") === undefined ? {} : { healthChecks: list(f, "health-check") }),
             ...opt("healthCheckTimeout", "health-check-timeout"),
             ...opt("retryInterval", "retry-interval"),
             ...opt("kubeconfigSecretRef", "kubeconfig-secret-ref"),

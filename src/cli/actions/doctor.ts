@@ -35,7 +35,7 @@ export const doctor: CommandSpec = {
         const { connectKube } = await import("../../flux/cluster.js")
         const { runDoctor, renderDoctor, doctorFailure } = await import("../../flux/doctor.js")
         const kube = await connectKube(io, { kubeconfig: f.kubeconfig as string | undefined, context: f.context as string | undefined })
-        const report = await runDoctor(kube, { namespace: resolveNamespace(f, io.env, (m) => io.stderr.write(`⚠️ ${m}\n`)), allNamespaces: f["all-namespaces"] === true, root })
+        const report = await runDoctor(kube, { namespace: resolveNamespace(f, io.env, (m) => io.stderr.write(`⚠️ ${m}\n`), io.cwd), allNamespaces: f["all-namespaces"] === true, root })
         await writeOut(io, f.output === "json" ? `${JSON.stringify(report, null, 2)}\n` : renderDoctor(report))
         const failure = doctorFailure(report)
         if (failure !== undefined) throw failure
