@@ -9,7 +9,8 @@ import { isEncryptedValue } from "../sops/cipher.js"
 import type { KeyEntry } from "../sops/keys.js"
 import type { Metadata, Selection } from "../sops/metadata.js"
 import { Branch, Comment, type TreeValue } from "../sops/tree.js"
-import { compileGoRegex, DEFAULT_UNENCRYPTED_SUFFIX } from "../sops/walk.js"
+import { recoveryReport } from "../sops/document.js"
+import { compileRule } from "../sops/walk.js"
 import type { ImportedKeys } from "./keys.js"
 
 /** How the controller would fare with one document's data key. */
@@ -140,47 +141,6 @@ function ordered(group: readonly KeyEntry[]): KeyEntry[] {
     return [...group.filter((e) => e.type === "age"), ...group.filter((e) => e.type === "pgp"), ...group.filter((e) => e.type !== "age" && e.type !== "pgp")]
 }
 
-function wrapText(text: string, width: number): string[] {
-    const lines: string[] = []
-    let line = ""
-    for (const word of text.split(/\s+/).filter(Boolean)) {
-        if (line && line.length + 1 + word.length > width) {
-            lines.push(line)
-            line = word
-        } else line = line ? `${line} ${word}` : word
-    }
-    if (line) lines.push(line)
-    return lines
-}
-
-/** sops' `getDataKeyWithKeyServices` user error, as the controller prints it (no colour). */
-export function recoveryReport(groups: { ok: boolean; attempts: { key: string; error: string }[] }[], threshold: number, recovered: number): string {
-    const out = ["Failed to get the data key required to decrypt the SOPS file.", ""]
-    groups.forEach((g, i) => {
-        out.push(`Group ${i}: ${g.ok ? "SUCCESS" : "FAILED"}`)
-        for (const a of g.attempts) {
-            out.push(`  ${a.key}: FAILED`)
-            for (const [j, l] of wrapText(a.error, 60).entries()) out.push(`    ${j === 0 ? "- | " : "  | "}${l}`)
-        }
-        out.push("")
-    })
-    if (threshold <= 1) {
-        out.push(
-            "Recovery failed because no master key was able to decrypt the file. In",
-            "order for SOPS to recover the file, at least one key has to be successful,",
-            "but none were.",
-        )
-    } else {
-        out.push(
-            ...wrapText(
-                `Recovery failed because the file was encrypted with a Shamir threshold of ${threshold}, but only ${recovered} part(s) were successfully recovered, one for each successful key group. In order for SOPS to recover the file, at least ${threshold} groups have to be successful. In order for a group to be successful, decryption has to succeed with any of the keys in that key group.`,
-                74,
-            ),
-        )
-    }
-    return out.join("\n")
-}
-
 /** Predict the data-key recovery of one document. */
 export function predictDataKey(md: Metadata, ix: KeyIndex): KeyPrediction {
     const groups = md.keyGroups.map((group) => {
@@ -206,35 +166,16 @@ export function predictDataKey(md: Metadata, ix: KeyIndex): KeyPrediction {
             key: used.map((g) => g.key).join(" + "),
         }
     }
-    return { ok: false, error: `cannot get sops data key: ${recoveryReport(groups, threshold, good.length)}` }
+    const report = recoveryReport(
+        groups.map((g, group) => ({ group, ok: g.ok, attempts: g.attempts })),
+        threshold,
+        good.length,
+    )
+    return { ok: false, error: `cannot get sops data key: ${report}` }
 }
 
 // ---------------------------------------------------------------------------------------------------------
 // value shape (the tree walk without a key)
-
-interface ShapeRule {
-    keyMatches?: (key: string) => boolean
-    matchMeans: boolean
-    comment?: boolean
-}
-
-function shapeRule(s: Selection): ShapeRule {
-    if (s.encryptedSuffix) {
-        const x = s.encryptedSuffix
-        return { keyMatches: (k) => k.endsWith(x), matchMeans: true }
-    }
-    if (s.unencryptedRegex) {
-        const re = compileGoRegex(s.unencryptedRegex)
-        return { keyMatches: (k) => re.test(k), matchMeans: false }
-    }
-    if (s.encryptedRegex) {
-        const re = compileGoRegex(s.encryptedRegex)
-        return { keyMatches: (k) => re.test(k), matchMeans: true }
-    }
-    if (s.unencryptedCommentRegex || s.encryptedCommentRegex) return { matchMeans: true, comment: true }
-    const x = s.unencryptedSuffix || DEFAULT_UNENCRYPTED_SUFFIX
-    return { keyMatches: (k) => k.endsWith(x), matchMeans: false }
-}
 
 function typeName(v: TreeValue): string {
     if (typeof v === "bigint") return "int"
@@ -250,8 +191,8 @@ function typeName(v: TreeValue): string {
  * @returns the controller's error (`error decrypting sops tree: …`, values redacted), or undefined
  */
 export function checkValueShape(docs: readonly Branch[], selection: Selection): string | undefined {
-    const rule = shapeRule(selection)
-    if (rule.comment) return undefined
+    const rule = compileRule(selection)
+    if (rule.commentRegex !== undefined) return undefined
     const walk = (v: TreeValue, matched: boolean): string | undefined => {
         if (v === null || v instanceof Comment) return undefined
         if (v instanceof Branch) {

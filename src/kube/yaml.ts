@@ -393,17 +393,24 @@ function isLetter(c: string): boolean {
     return /^\p{L}$/u.test(c)
 }
 
+/** Go's `unicode.IsDigit` (any decimal digit, Nd). */
 function isDigit(c: string | undefined): boolean {
-    return c !== undefined && c >= "0" && c <= "9"
+    return c !== undefined && /^\p{Nd}$/u.test(c)
+}
+
+/** Go's `rune - '0'`, as `keyList.Less` accumulates digit runs (exact for ASCII digits). */
+function digitValue(c: string): bigint {
+    return BigInt((c.codePointAt(0) as number) - 48)
+}
+
+/** A comparator from go-yaml v2's `keyList.Less` for string keys (sigs.k8s.io/yaml and kubectl's map order). */
+export function goKeyCompare(a: string, b: string): number {
+    if (a === b) return 0
+    return goKeyLess(a, b) ? -1 : goKeyLess(b, a) ? 1 : 0
 }
 
 /** go-yaml v2 `keyList.Less` for string keys: letters after other characters, digit runs compared as numbers. */
-export function goKeyCompare(a: string, b: string): number {
-    if (a === b) return 0
-    return goKeyLess(a, b) ? -1 : 1
-}
-
-function goKeyLess(a: string, b: string): boolean {
+export function goKeyLess(a: string, b: string): boolean {
     const ar = [...a]
     const br = [...b]
     for (let i = 0; i < ar.length && i < br.length; i++) {
@@ -424,9 +431,9 @@ function goKeyLess(a: string, b: string): boolean {
             }
         }
         let ai = i
-        for (; ai < ar.length && isDigit(ar[ai]); ai++) an = an * 10n + BigInt(ar[ai])
+        for (; ai < ar.length && isDigit(ar[ai]); ai++) an = an * 10n + digitValue(ar[ai])
         let bi = i
-        for (; bi < br.length && isDigit(br[bi]); bi++) bn = bn * 10n + BigInt(br[bi])
+        for (; bi < br.length && isDigit(br[bi]); bi++) bn = bn * 10n + digitValue(br[bi])
         if (an !== bn) return an < bn
         if (ai !== bi) return ai < bi
         return (ar[i].codePointAt(0) as number) < (br[i].codePointAt(0) as number)

@@ -140,7 +140,8 @@ function wrapText(text: string, width: number): string[] {
     return lines
 }
 
-function recoveryReport(groups: GroupAttempts[], threshold: number, recovered: number): string {
+/** sops' user error when no data key could be recovered (`getDataKeyWithKeyServices`), without colour. */
+export function recoveryReport(groups: readonly GroupAttempts[], threshold: number, recovered: number): string {
     const out = ["Failed to get the data key required to decrypt the SOPS file.", ""]
     for (const g of groups) {
         out.push(`Group ${g.group}: ${g.ok ? "SUCCESS" : "FAILED"}`)

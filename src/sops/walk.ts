@@ -54,7 +54,7 @@ export function compileGoRegex(pattern: string): RegExp {
 }
 
 /** A compiled selection rule. */
-interface Rule {
+export interface Rule {
     /** Key-based rules: does this single key "match" (suffix/regex)? */
     keyMatches?: (key: string) => boolean
     /** true: a matching key marks the subtree encrypted; false: a matching key marks it clear. */
@@ -63,7 +63,8 @@ interface Rule {
     commentRegex?: RegExp
 }
 
-function compileRule(s: Selection): Rule {
+/** Compile a file's selection option (the default: `unencrypted_suffix: _unencrypted`). */
+export function compileRule(s: Selection): Rule {
     if (s.encryptedSuffix) {
         const suffix = s.encryptedSuffix
         return { keyMatches: (k) => k.endsWith(suffix), matchMeans: true }

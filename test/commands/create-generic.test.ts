@@ -3,7 +3,8 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, symlinkSync, 
 import path from "node:path"
 import fc from "fast-check"
 import { describe, expect, it } from "vitest"
-import { buildSecretData, secretHash, secretYaml, splitStringSlice, v2KeyLess } from "../../src/cli/actions/create-generic.js"
+import { buildSecretData, secretHash, secretYaml, splitStringSlice } from "../../src/cli/actions/create-generic.js"
+import { goKeyCompare } from "../../src/kube/yaml.js"
 import { needs, which } from "../cli/run.js"
 import { AGE1, AGE2, AGE4, PGP_FP, sandbox } from "./fixtures.js"
 
@@ -189,7 +190,7 @@ describe.skipIf(!hasKubectl)("create generic: go-yaml v2 quoting of random keys 
 describe("go-yaml v2 key order", () => {
     it("compares digit runs as numbers and letters before other characters", () => {
         const keys = ["b", "a10", "a9", "_x", "A", "10", "9", "-", "a"]
-        const sorted = [...keys].sort((a, b) => (v2KeyLess(a, b) ? -1 : v2KeyLess(b, a) ? 1 : 0))
+        const sorted = [...keys].sort(goKeyCompare)
         expect(sorted).toEqual(["-", "_x", "9", "10", "A", "a", "a9", "a10", "b"])
     })
 })

@@ -12,6 +12,7 @@ import { createHash } from "node:crypto"
 import path from "node:path"
 import { creationRuleFor, findConfig } from "../../config/sops-yaml.js"
 import { ErrorKind, KsopsError, UsageError } from "../../errors.js"
+import { goKeyCompare } from "../../kube/yaml.js"
 import { SELECTION_FIELDS } from "../../sops/metadata.js"
 import { createRuntime, encryptBytes, keySpecsFromFlags } from "../file-ops.js"
 import { configFlags, keyFlags, selectionFlags } from "../flags.js"
@@ -392,40 +393,6 @@ function v2Key(indent: string, key: string, value: string, inline = false): stri
     return `${indent}${k}: ${value}\n`
 }
 
-/** go-yaml v2's map key order (`keyList.Less` for strings: runs of digits compare as numbers). */
-export function v2KeyLess(a: string, b: string): boolean {
-    const ar = [...a]
-    const br = [...b]
-    const isLetter = (c: string) => /\p{L}/u.test(c)
-    const isDigit = (c: string | undefined) => c !== undefined && /\p{Nd}/u.test(c)
-    for (let i = 0; i < ar.length && i < br.length; i++) {
-        if (ar[i] === br[i]) continue
-        const al = isLetter(ar[i])
-        const bl = isLetter(br[i])
-        if (al && bl) return ar[i] < br[i]
-        if (al || bl) return bl
-        let an = 0n
-        let bn = 0n
-        if (ar[i] === "0" || br[i] === "0") {
-            for (let j = i - 1; j >= 0 && isDigit(ar[j]); j--) {
-                if (ar[j] !== "0") {
-                    an = 1n
-                    bn = 1n
-                    break
-                }
-            }
-        }
-        let ai = i
-        let bi = i
-        for (; ai < ar.length && isDigit(ar[ai]); ai++) an = an * 10n + BigInt(ar[ai].charCodeAt(0) - 48)
-        for (; bi < br.length && isDigit(br[bi]); bi++) bn = bn * 10n + BigInt(br[bi].charCodeAt(0) - 48)
-        if (an !== bn) return an < bn
-        if (ai !== bi) return ai < bi
-        return ar[i] < br[i]
-    }
-    return ar.length < br.length
-}
-
 /**
  * The Secret as `kubectl create secret generic … --dry-run=client -o yaml` prints it (kubectl 1.32): apiVersion,
  * data (base64, keys in go-yaml order), kind, metadata {creationTimestamp: null, name, namespace}, type.
@@ -439,7 +406,7 @@ export function secretYaml(
     let out = "apiVersion: v1\n"
     if (data.size > 0) {
         out += "data:\n"
-        const keys = [...data.keys()].sort((a, b) => (v2KeyLess(a, b) ? -1 : v2KeyLess(b, a) ? 1 : 0))
+        const keys = [...data.keys()].sort(goKeyCompare)
         for (const key of keys) {
             const b64 = Buffer.from(data.get(key)!).toString("base64")
             // base64 can read as a number or a bool ("1234", "true", "0x1F"): quoted then, like kubectl
