@@ -100,8 +100,12 @@ if (!args.has("--no-manifest")) {
             stdio: ["ignore", "ignore", "inherit"],
             env: { ...process.env, OCLIF_SKIP_NEW_VERSION_CHECK: "true" },
         })
-        // Stable formatting so the committed file diffs cleanly.
+        // Stable formatting and command order (oclif lists them in file-system order) so the committed file diffs cleanly.
         const file = path.join(root, "oclif.manifest.json")
-        if (existsSync(file)) writeFileSync(file, `${JSON.stringify(JSON.parse(readFileSync(file, "utf8")), null, 2)}\n`)
+        if (existsSync(file)) {
+            const manifest = JSON.parse(readFileSync(file, "utf8"))
+            manifest.commands = Object.fromEntries(Object.entries(manifest.commands).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
+            writeFileSync(file, `${JSON.stringify(manifest, null, 2)}\n`)
+        }
     })
 }

@@ -4,34 +4,18 @@
  * there, cloud identity applied with a rollout restart, `--dry-run=server`, `-o json`, and flag errors. Runs the
  * built CLI against the in-process test API server.
  */
-import { execFileSync, spawnSync } from "node:child_process"
-import { mkdirSync, readFileSync } from "node:fs"
+import { spawnSync } from "node:child_process"
+import { readFileSync } from "node:fs"
 import path from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { parse } from "yaml"
-import { baseEnv, repoRoot, run, tempDir, vectorsDir } from "../cli/run.js"
+import { repoRoot, vectorsDir } from "../cli/run.js"
 import { startApiServer, type TestApiServer } from "../kube/apiserver/index.js"
+import { fluxSandbox } from "./flux-sandbox.js"
 
 const golden = (name: string) => readFileSync(path.join(repoRoot, "test", "commands", "golden", name), "utf8")
 
-function sandbox(name: string) {
-    const dir = tempDir(`ksops-bs-${name}-`)
-    const home = path.join(dir, "home")
-    const repo = path.join(dir, "repo")
-    mkdirSync(home, { mode: 0o700 })
-    mkdirSync(repo)
-    execFileSync("git", ["init", "-q", repo])
-    const env: Record<string, string> = {
-        ...baseEnv(home),
-        KUBECTL_SOPS_AGENT_SOCK: path.join(dir, "agent", "agent.sock"),
-        KUBECTL_SOPS_KEYCHAIN_SERVICE: `kubectl-sops-test-bs-${name}-${process.pid}-${Date.now()}`,
-    }
-    for (const k of ["XDG_RUNTIME_DIR", "KUBECTL_SOPS_NO_AGENT", "KUBECTL_SOPS_KEYCHAIN", "KUBECTL_SOPS_KEYCHAIN_PASSPHRASE", "KUBECONFIG", "VAULT_ADDR", "VAULT_TOKEN"]) {
-        delete env[k]
-    }
-    const ks = (args: readonly string[], extra: Record<string, string> = {}) => run(args, { cwd: repo, env: { ...env, ...extra } })
-    return { dir, repo, env, ks }
-}
+const sandbox = (name: string) => fluxSandbox("bs-" + name)
 
 const URL = "--url=https://github.com/my-org/my-secrets"
 

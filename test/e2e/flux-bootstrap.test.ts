@@ -10,30 +10,13 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs"
 import path from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { parse } from "yaml"
-import { baseEnv, needs, run, tempDir } from "../cli/run.js"
+import { needs, run, } from "../cli/run.js"
 import { startApiServer, type TestApiServer } from "../kube/apiserver/index.js"
+import { fluxSandbox } from "../commands/flux-sandbox.js"
 
 const hasKubectl = needs("kubectl")
 
-/** A sandbox: HOME, a git work tree, its own agent socket and keychain service, a kubeconfig. */
-function sandbox(name: string) {
-    const dir = tempDir(`ksops-${name}-`)
-    const home = path.join(dir, "home")
-    const repo = path.join(dir, "repo")
-    mkdirSync(home, { mode: 0o700 })
-    mkdirSync(repo)
-    execFileSync("git", ["init", "-q", repo])
-    const env: Record<string, string> = {
-        ...baseEnv(home),
-        KUBECTL_SOPS_AGENT_SOCK: path.join(dir, "agent", "agent.sock"),
-        KUBECTL_SOPS_KEYCHAIN_SERVICE: `kubectl-sops-test-${name}-${process.pid}-${Date.now()}`,
-    }
-    for (const k of ["XDG_RUNTIME_DIR", "KUBECTL_SOPS_NO_AGENT", "KUBECTL_SOPS_KEYCHAIN", "KUBECTL_SOPS_KEYCHAIN_PASSPHRASE", "KUBECONFIG", "FLUX_SYSTEM_NAMESPACE"]) {
-        delete env[k]
-    }
-    const ks = (args: readonly string[], extra: Record<string, string> = {}) => run(args, { cwd: repo, env: { ...env, ...extra } })
-    return { dir, home, repo, env, ks }
-}
+const sandbox = (name: string) => fluxSandbox("" + name)
 
 /**
  * `kubectl … -o json` against the test server, or the server's own copy without kubectl. Asynchronous: the API
