@@ -17,44 +17,60 @@ const BEST_WIDTH = 80
 // ---------------------------------------------------------------------------------------------------------
 // go-yaml v2 resolve: what a plain scalar would read back as
 
-const RESOLVE_MAP = new Set([
-    "y", "Y", "yes", "Yes", "YES", "true", "True", "TRUE", "on", "On", "ON",
-    "n", "N", "no", "No", "NO", "false", "False", "FALSE", "off", "Off", "OFF",
-    "", "~", "null", "Null", "NULL",
-    ".nan", ".NaN", ".NAN", ".inf", ".Inf", ".INF", "+.inf", "+.Inf", "+.INF", "-.inf", "-.Inf", "-.INF",
-    "<<",
-])
+const V2_NON_STRINGS = new Set(
+    "y Y yes Yes YES n N no No NO true True TRUE false False FALSE on On ON off Off OFF ~ null Null NULL .nan .NaN .NAN .inf .Inf .INF +.inf +.Inf +.INF -.inf -.Inf -.INF".split(" "),
+)
 
-const YAML_STYLE_FLOAT = /^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$/
-const BASE60_FLOAT = /^[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+(?:\.[0-9_]*)?$/
-const TIMESTAMP = /^[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}(?:(?:[Tt]|[ \t]+)[0-9]{1,2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]*)?(?:[ \t]*(?:Z|[-+][0-9]{1,2}(?::?[0-9]{2})?))?)?$/
-
-/** Go `strconv.ParseInt(s, 0, 64)` / `ParseUint` acceptance (after underscores were removed). */
+/** Go `strconv.ParseInt(s, 0, 64)` or `ParseUint(s, 0, 64)` succeeds (underscores already removed). */
 function goParsesInt(s: string): boolean {
     const m = /^([-+]?)(0[xX][0-9a-fA-F]+|0[oO][0-7]+|0[bB][01]+|0[0-7]*|[1-9][0-9]*)$/.exec(s)
-    if (m === null) return false
+    if (!m) return false
     const body = m[2]
-    let v: bigint
-    if (/^0[oO]/.test(body)) v = BigInt(`0o${body.slice(2)}`)
-    else if (/^0[0-7]+$/.test(body)) v = BigInt(`0o${body.slice(1)}`)
-    else v = BigInt(body)
-    if (m[1] === "-") return v <= 2n ** 63n
-    return v < 2n ** 64n
+    const prefixed = /^0[xXoObB]/.test(body)
+    const value = prefixed ? BigInt(body.toLowerCase()) : body.length > 1 && body.startsWith("0") ? BigInt(`0o${body.slice(1)}`) : BigInt(body)
+    if (m[1] === "-") return value <= 2n ** 63n
+    if (m[1] === "+") return value < 2n ** 63n
+    return value < 2n ** 64n
 }
 
-/** Whether go-yaml v2 would resolve the plain scalar `s` to a string (so it may be written unquoted). */
-function resolvesToString(s: string): boolean {
-    if (RESOLVE_MAP.has(s)) return s === "<<"
+/** Go `strconv.ParseFloat` accepts it (decimal, with Go's digit-separating underscores; inf/nan/hex floats too). */
+function goParsesFloat(s: string): boolean {
+    if (/^[-+]?(inf|infinity|nan)$/i.test(s)) return true
+    if (/^[-+]?0[xX]/.test(s)) return /^[-+]?0[xX](_?[0-9a-fA-F])*(\.([0-9a-fA-F](_?[0-9a-fA-F])*)?)?[pP][-+]?[0-9](_?[0-9])*$/.test(s) && /[0-9a-fA-F]/.test(s.slice(3))
+    // out of range (±Inf) is an error in Go; underflow to 0 is not
+    return /^[-+]?(([0-9](_?[0-9])*)(\.([0-9](_?[0-9])*)?)?|\.[0-9](_?[0-9])*)([eE][-+]?[0-9](_?[0-9])*)?$/.test(s) && Number.isFinite(Number(s.replaceAll("_", "")))
+}
+
+function daysIn(year: number, month: number): number {
+    return new Date(Date.UTC(year, month, 0)).getUTCDate()
+}
+
+/** go-yaml v2 `parseTimestamp` (the formats it tries with Go's time.Parse). */
+function goTimestamp(s: string): boolean {
+    const m = /^(\d{4})-(\d{1,2})-(\d{1,2})(?:([Tt ])(\d{1,2}):(\d{1,2}):(\d{1,2})(?:\.\d+)?(Z|[-+]\d{2}:\d{2})?)?$/.exec(s)
+    if (!m) return false
+    const [year, month, day] = [Number(m[1]), Number(m[2]), Number(m[3])]
+    if (month < 1 || month > 12 || day < 1 || day > daysIn(year, month)) return false
+    if (m[4] === undefined) return true
+    if (m[4] === " " && m[8] !== undefined) return false
+    if (m[4] !== " " && m[8] === undefined) return false
+    return Number(m[5]) < 24 && Number(m[6]) < 60 && Number(m[7]) < 60
+}
+
+/** go-yaml v2 `resolve("", s)` gives something other than a string (then the emitter double-quotes). */
+function resolvesNonString(s: string): boolean {
+    if (s === "" || V2_NON_STRINGS.has(s)) return true
     const c = s[0]
-    if (c === ".") return !/^\.[0-9]+(?:[eE][-+]?[0-9]+)?$/.test(s)
-    if (c === "+" || c === "-" || (c >= "0" && c <= "9")) {
-        if (TIMESTAMP.test(s)) return false
-        const plain = s.replaceAll("_", "")
-        if (goParsesInt(plain)) return false
-        if (YAML_STYLE_FLOAT.test(plain)) return false
-        if (/^-?0b[01]+$/.test(plain)) return false
-    }
-    return true
+    if (c === ".") return goParsesFloat(s)
+    if (!/[-+0-9]/.test(c)) return false
+    if (goTimestamp(s)) return true
+    const plain = s.replaceAll("_", "")
+    if (goParsesInt(plain)) return true
+    // go-yaml v2's own binary forms: ParseInt(rest, 2) after "0b" (a sign may follow) or "-0b"
+    if (/^0b[-+]?[01]+$/.test(plain) && BigInt(`0b${plain.replace(/^0b[-+]?/, "")}`) <= 2n ** 63n - (plain[2] === "-" ? 0n : 1n)) return true
+    if (/^-0b[01]+$/.test(plain) && BigInt(`0b${plain.slice(3)}`) <= 2n ** 63n) return true
+    if (/^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$/.test(plain) && Number.isFinite(Number(plain))) return true
+    return /^[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+(?:\.[0-9_]*)?$/.test(s)
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -145,7 +161,7 @@ function analyze(cps: readonly number[]): Analysis {
 type Style = "plain" | "single" | "double" | "literal"
 
 function stringStyle(s: string, cps: readonly number[], simpleKey: boolean): Style {
-    const canUsePlain = resolvesToString(s) && !BASE60_FLOAT.test(s)
+    const canUsePlain = !resolvesNonString(s)
     let style: Style = s.includes("\n") ? "literal" : canUsePlain ? "plain" : "double"
     const a = analyze(cps)
     if (style === "plain") {
@@ -379,14 +395,29 @@ class Emitter {
             const own = indent < 0 ? 0 : indent + BEST_INDENT
             for (const key of keys) {
                 this.indent(own)
-                this.scalar(key, own + BEST_INDENT, true)
-                this.indicator(":", false, false, false)
+                if (isSimpleKey(key)) {
+                    this.scalar(key, own + BEST_INDENT, true)
+                    this.indicator(":", false, false, false)
+                } else {
+                    // go-yaml's explicit form for a key over 128 bytes or with a line break: `? key`, then `: value`
+                    this.indicator("?", true, false, true)
+                    this.scalar(key, own + BEST_INDENT, false)
+                    this.indent(own)
+                    this.indicator(":", true, false, true)
+                }
                 this.node((value as Record<string, unknown>)[key], own, true)
             }
             return
         }
         this.scalar(value, indent < 0 ? BEST_INDENT : indent + BEST_INDENT, false)
     }
+}
+
+/** go-yaml `yaml_emitter_check_simple_key` for a string key: at most 128 bytes (unquoted) and on one line. */
+function isSimpleKey(key: string): boolean {
+    if (Buffer.byteLength(key) > 128) return false
+    for (const ch of key) if (isBreak(ch.codePointAt(0))) return false
+    return true
 }
 
 function isLetter(c: string): boolean {

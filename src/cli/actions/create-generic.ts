@@ -12,7 +12,7 @@ import { createHash } from "node:crypto"
 import path from "node:path"
 import { creationRuleFor, findConfig } from "../../config/sops-yaml.js"
 import { ErrorKind, KsopsError, UsageError } from "../../errors.js"
-import { goKeyCompare } from "../../kube/yaml.js"
+import { toKubeYaml } from "../../kube/yaml.js"
 import { SELECTION_FIELDS } from "../../sops/metadata.js"
 import { createRuntime, encryptBytes, keySpecsFromFlags } from "../file-ops.js"
 import { configFlags, keyFlags, selectionFlags } from "../flags.js"
@@ -254,170 +254,18 @@ export function buildSecretData(sources: SecretSources, io: SourceIo): Map<strin
     return data
 }
 
-// --- go-yaml v2 scalar styles (what sigs.k8s.io/yaml prints) ---
-
-const V2_NON_STRINGS = new Set(
-    "y Y yes Yes YES n N no No NO true True TRUE false False FALSE on On ON off Off OFF ~ null Null NULL .nan .NaN .NAN .inf .Inf .INF +.inf +.Inf +.INF -.inf -.Inf -.INF".split(" "),
-)
-
-/** Go `strconv.ParseInt(s, 0, 64)` or `ParseUint(s, 0, 64)` succeeds (underscores already removed). */
-function goInt(s: string): boolean {
-    const m = /^([-+]?)(0[xX][0-9a-fA-F]+|0[oO][0-7]+|0[bB][01]+|0[0-7]*|[1-9][0-9]*)$/.exec(s)
-    if (!m) return false
-    const body = m[2]
-    const prefixed = /^0[xXoObB]/.test(body)
-    const value = prefixed ? BigInt(body.toLowerCase()) : body.length > 1 && body.startsWith("0") ? BigInt(`0o${body.slice(1)}`) : BigInt(body)
-    if (m[1] === "-") return value <= 2n ** 63n
-    if (m[1] === "+") return value < 2n ** 63n
-    return value < 2n ** 64n
-}
-
-/** Go `strconv.ParseFloat` accepts it (decimal, with Go's digit-separating underscores; inf/nan/hex floats too). */
-function goFloat(s: string): boolean {
-    if (/^[-+]?(inf|infinity|nan)$/i.test(s)) return true
-    if (/^[-+]?0[xX]/.test(s)) return /^[-+]?0[xX](_?[0-9a-fA-F])*(\.([0-9a-fA-F](_?[0-9a-fA-F])*)?)?[pP][-+]?[0-9](_?[0-9])*$/.test(s) && /[0-9a-fA-F]/.test(s.slice(3))
-    // out of range (±Inf) is an error in Go; underflow to 0 is not
-    return /^[-+]?(([0-9](_?[0-9])*)(\.([0-9](_?[0-9])*)?)?|\.[0-9](_?[0-9])*)([eE][-+]?[0-9](_?[0-9])*)?$/.test(s) && Number.isFinite(Number(s.replaceAll("_", "")))
-}
-
-function daysIn(year: number, month: number): number {
-    return new Date(Date.UTC(year, month, 0)).getUTCDate()
-}
-
-/** go-yaml v2 `parseTimestamp` (the formats it tries with Go's time.Parse). */
-function goTimestamp(s: string): boolean {
-    const m = /^(\d{4})-(\d{1,2})-(\d{1,2})(?:([Tt ])(\d{1,2}):(\d{1,2}):(\d{1,2})(?:\.\d+)?(Z|[-+]\d{2}:\d{2})?)?$/.exec(s)
-    if (!m) return false
-    const [year, month, day] = [Number(m[1]), Number(m[2]), Number(m[3])]
-    if (month < 1 || month > 12 || day < 1 || day > daysIn(year, month)) return false
-    if (m[4] === undefined) return true
-    if (m[4] === " " && m[8] !== undefined) return false
-    if (m[4] !== " " && m[8] === undefined) return false
-    return Number(m[5]) < 24 && Number(m[6]) < 60 && Number(m[7]) < 60
-}
-
-/** go-yaml v2 `resolve("", s)` gives something other than a string (then the emitter double-quotes). */
-function resolvesNonString(s: string): boolean {
-    if (s === "" || V2_NON_STRINGS.has(s)) return true
-    const c = s[0]
-    if (c === ".") return goFloat(s)
-    if (!/[-+0-9]/.test(c)) return false
-    if (goTimestamp(s)) return true
-    const plain = s.replaceAll("_", "")
-    if (goInt(plain)) return true
-    // go-yaml v2's own binary forms: ParseInt(rest, 2) after "0b" (a sign may follow) or "-0b"
-    if (/^0b[-+]?[01]+$/.test(plain) && BigInt(`0b${plain.replace(/^0b[-+]?/, "")}`) <= 2n ** 63n - (plain[2] === "-" ? 0n : 1n)) return true
-    if (/^-0b[01]+$/.test(plain) && BigInt(`0b${plain.slice(3)}`) <= 2n ** 63n) return true
-    if (/^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$/.test(plain) && Number.isFinite(Number(plain))) return true
-    return /^[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+(?:\.[0-9_]*)?$/.test(s)
-}
-
-function printable(cp: number): boolean {
-    return (
-        cp === 0x0a ||
-        (cp >= 0x20 && cp <= 0x7e) ||
-        cp === 0x85 ||
-        (cp >= 0xa0 && cp <= 0xd7ff) ||
-        (cp >= 0xe000 && cp <= 0xfffd && cp !== 0xfeff) ||
-        (cp >= 0x10000 && cp <= 0x10ffff)
-    )
-}
-
-/** go-yaml v2 `yaml_emitter_analyze_scalar` for block context: plain allowed, single quotes allowed. */
-function analyze(s: string): { plain: boolean; single: boolean } {
-    if (s === "") return { plain: false, single: true }
-    const chars = [...s]
-    let block = false
-    let special = false
-    let lineBreaks = false
-    let leadingSpace = false
-    let trailingSpace = false
-    let spaceBreak = false
-    if (s.startsWith("---") || s.startsWith("...")) block = true
-    let precededByWs = true
-    for (let i = 0; i < chars.length; i++) {
-        const ch = chars[i]
-        const followedByWs = i + 1 >= chars.length || /[ \t\r\n\u0085\u2028\u2029]/.test(chars[i + 1])
-        if (i === 0) {
-            if ("#,[]{}&*!|>'\"%@`".includes(ch)) block = true
-            if ((ch === "?" || ch === ":") && followedByWs) block = true
-            if (ch === "-" && followedByWs) block = true
-        } else {
-            if (ch === ":" && followedByWs) block = true
-            if (ch === "#" && precededByWs) block = true
-        }
-        const cp = ch.codePointAt(0)!
-        if (!printable(cp)) special = true
-        if (ch === " ") {
-            if (i === 0) leadingSpace = true
-            if (i === chars.length - 1) trailingSpace = true
-        }
-        if (/[\r\n\u0085\u2028\u2029]/.test(ch)) {
-            lineBreaks = true
-            if (i > 0 && chars[i - 1] === " ") spaceBreak = true
-        }
-        precededByWs = /[ \t\r\n\u0085\u2028\u2029]/.test(ch)
-    }
-    const plain = !(block || special || lineBreaks || leadingSpace || trailingSpace)
-    const single = !(special || spaceBreak || lineBreaks)
-    return { plain, single }
-}
-
-function doubleQuoted(s: string): string {
-    let out = '"'
-    for (const ch of s) {
-        const cp = ch.codePointAt(0)!
-        const named: Record<string, string> = { "\0": "\\0", "\x07": "\\a", "\b": "\\b", "\t": "\\t", "\n": "\\n", "\v": "\\v", "\f": "\\f", "\r": "\\r", "\x1b": "\\e", '"': '\\"', "\\": "\\\\", "\u0085": "\\N", "\u00a0": "\\_", "\u2028": "\\L", "\u2029": "\\P" }
-        if (named[ch] !== undefined) out += named[ch]
-        else if (printable(cp) && cp !== 0xfeff) out += ch
-        else if (cp <= 0xff) out += `\\x${cp.toString(16).toUpperCase().padStart(2, "0")}`
-        else if (cp <= 0xffff) out += `\\u${cp.toString(16).toUpperCase().padStart(4, "0")}`
-        else out += `\\U${cp.toString(16).toUpperCase().padStart(8, "0")}`
-    }
-    return `${out}"`
-}
-
-/** A string as go-yaml v2 writes it in block context. */
-function v2Scalar(s: string): string {
-    if (resolvesNonString(s)) return doubleQuoted(s)
-    const a = analyze(s)
-    if (a.plain) return s
-    if (a.single) return `'${s.replaceAll("'", "''")}'`
-    return doubleQuoted(s)
-}
-
-/** A mapping entry line (`key: value`, or go-yaml's `? key` / `: value` form for keys over 128 bytes unless `inline`). */
-function v2Key(indent: string, key: string, value: string, inline = false): string {
-    const k = v2Scalar(key)
-    if (!inline && Buffer.byteLength(k) > 128) return `${indent}? ${k}\n${indent}: ${value}\n`
-    return `${indent}${k}: ${value}\n`
-}
-
 /**
- * The Secret as `kubectl create secret generic … --dry-run=client -o yaml` prints it (kubectl 1.32): apiVersion,
- * data (base64, keys in go-yaml order), kind, metadata {creationTimestamp: null, name, namespace}, type.
- * `inlineLongKeys`: write keys over 128 bytes as `key: value` too (the same document; the YAML store reads no `?` keys).
+ * The Secret as `kubectl create secret generic … --dry-run=client -o yaml` prints it (kubectl 1.32, through
+ * sigs.k8s.io/yaml): apiVersion, data (base64, keys in go-yaml order), kind, metadata {creationTimestamp: null,
+ * name, namespace}, type.
  */
-export function secretYaml(
-    sources: Pick<SecretSources, "name" | "namespace" | "type">,
-    data: ReadonlyMap<string, Uint8Array>,
-    options: { inlineLongKeys?: boolean } = {},
-): string {
-    let out = "apiVersion: v1\n"
-    if (data.size > 0) {
-        out += "data:\n"
-        const keys = [...data.keys()].sort(goKeyCompare)
-        for (const key of keys) {
-            const b64 = Buffer.from(data.get(key)!).toString("base64")
-            // base64 can read as a number or a bool ("1234", "true", "0x1F"): quoted then, like kubectl
-            out += v2Key("  ", key, v2Scalar(b64), options.inlineLongKeys)
-        }
-    }
-    out += "kind: Secret\nmetadata:\n  creationTimestamp: null\n"
-    out += v2Key("  ", "name", v2Scalar(sources.name))
-    if (sources.namespace !== undefined && sources.namespace !== "") out += v2Key("  ", "namespace", v2Scalar(sources.namespace))
-    if (sources.type !== undefined && sources.type !== "") out += `type: ${v2Scalar(sources.type)}\n`
-    return out
+export function secretYaml(sources: Pick<SecretSources, "name" | "namespace" | "type">, data: ReadonlyMap<string, Uint8Array>): string {
+    const metadata: Record<string, unknown> = { creationTimestamp: null, name: sources.name }
+    if (sources.namespace !== undefined && sources.namespace !== "") metadata.namespace = sources.namespace
+    const secret: Record<string, unknown> = { apiVersion: "v1", kind: "Secret", metadata }
+    if (data.size > 0) secret.data = Object.fromEntries([...data].map(([k, v]) => [k, Buffer.from(v).toString("base64")]))
+    if (sources.type !== undefined && sources.type !== "") secret.type = sources.type
+    return toKubeYaml(secret)
 }
 
 const list = (v: unknown): string[] => (Array.isArray(v) ? (v as string[]) : [])
@@ -478,7 +326,7 @@ export const createGeneric: CommandSpec = {
         const data = buildSecretData(sources, io)
         const secret = flags["append-hash"] === true ? { ...sources, name: `${sources.name}-${secretHash(sources.name, sources.type ?? "", data)}` } : sources
         // the same document as kubectl's; long keys inline for the YAML store (its output is sops' layout anyway)
-        const plain = secretYaml(secret, data, { inlineLongKeys: true })
+        const plain = secretYaml(secret, data)
         const output = flags.output as string | undefined
         const ruleName = path.resolve(io.cwd, output ?? (flags["filename-override"] as string | undefined) ?? `${sources.name}.yaml`)
         const configPath = flags.config as string | undefined
