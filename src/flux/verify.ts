@@ -83,10 +83,8 @@ export async function createVerifier(keys: ImportedKeys): Promise<Verifier> {
                 decryptBranches(target, dataKey, { selection: md.selection, macOnlyEncrypted: md.macOnlyEncrypted }, undefined, options.raw ?? false)
                 return undefined
             } catch (e) {
-                const msg = (e as Error).message
-                    .replace(/^Error decrypting tree: /, "")
-                    .replace(/Input string .* does not match sops' data format/s, "Input string <redacted> does not match sops' data format")
-                    .replace(/Error base64-decoding (\w+) of .*: illegal base64 data/s, "Error base64-decoding $1 of <redacted>: illegal base64 data")
+                // the tree walk's messages name the value's path and never quote the value (plaintext or ENC string)
+                const msg = (e as Error).message.replace(/^Error decrypting tree: /, "")
                 return `error decrypting sops tree: ${msg}`
             } finally {
                 dataKey.fill(0)

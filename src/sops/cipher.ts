@@ -1,9 +1,12 @@
 /**
- * Value encryption: AES-256-GCM with a 32-byte IV, the `ENC[AES256_GCM,data:…,iv:…,tag:…,type:…]` syntax, the
- * type tags and their plaintext forms (sops §2). Deterministic given the IVs it is handed.
+ * Value encryption: AES-256-GCM (node:crypto) with a 32-byte IV, the `ENC[AES256_GCM,data:…,iv:…,tag:…,type:…]`
+ * syntax, the type tags and their plaintext forms (sops §2). Deterministic given the IVs it is handed.
+ *
+ * Error messages never contain a value's bytes (plaintext or the string found in the file): callers add the
+ * value's path.
  */
+import { createCipheriv, createDecipheriv, createSecretKey, type KeyObject } from "node:crypto"
 import { ErrorKind, KsopsError } from "../errors.js"
-import { AesGcm } from "./gcm.js"
 import { formatFloat } from "./go-format.js"
 import { parseRfc3339 } from "./time.js"
 import { Comment, SopsTime, type TreeValue } from "./tree.js"
@@ -14,17 +17,100 @@ export type Scalar = string | bigint | number | boolean | SopsTime | Comment | U
 /** The type tags sops writes and reads. */
 export type TypeTag = "str" | "int" | "float" | "bool" | "time" | "comment" | "bytes"
 
-const ENC_RE = /^ENC\[AES256_GCM,data:(.+),iv:(.+),tag:(.+),type:(.+)\]/
-const B64_CHARS = /^[A-Za-z0-9+/]*={0,2}$/
+const PREFIX = "ENC[AES256_GCM,data:"
 
-/** Standard base64 with padding, as Go's StdEncoding accepts it. */
-function b64ok(s: string): boolean {
-    return s.length % 4 === 0 && B64_CHARS.test(s)
+/** The four text fields of an `ENC[…]` string, before base64 decoding. */
+export interface EncryptedFields {
+    data: string
+    iv: string
+    tag: string
+    type: string
+}
+
+/**
+ * Split an `ENC[…]` string exactly as sops' Go regex `^ENC\[AES256_GCM,data:(.+),iv:(.+),tag:(.+),type:(.+)\]`
+ * does (RE2, leftmost-first, greedy groups, `.` = anything but `\n`), in linear time.
+ *
+ * The match lies in the first line. Greedy groups make the regex pick, from the right: the last `]`, the last
+ * `,type:` that leaves group 4 non-empty, the last `,tag:` before it that leaves group 3 non-empty, and the last
+ * `,iv:` before that which leaves groups 1 and 2 non-empty. Each of those choices is the largest possible one
+ * whatever the groups to its left do, so the first success of the backtracking search is exactly this split.
+ * @returns undefined when the regex would not match
+ */
+export function scanEncrypted(s: string): EncryptedFields | undefined {
+    const at = new Int32Array(4)
+    if (!splitEncrypted(s, at)) return undefined
+    return { data: s.slice(PREFIX.length, at[0]), iv: s.slice(at[0] + 4, at[1]), tag: s.slice(at[1] + 5, at[2]), type: s.slice(at[2] + 6, at[3]) }
+}
+
+/** {@link scanEncrypted} without allocating: the positions of `,iv:`, `,tag:`, `,type:` and `]` go to `at`. */
+function splitEncrypted(s: string, at: Int32Array): boolean {
+    if (!s.startsWith(PREFIX)) return false
+    const nl = s.indexOf("\n", PREFIX.length)
+    const end = nl < 0 ? s.length : nl
+    const close = s.lastIndexOf("]", end - 1)
+    // ",iv:" ≥ 21 (group 1 non-empty), then ≥ 5, 6 and 7 characters up to ",tag:", ",type:" and "]"
+    if (close < PREFIX.length + 1 + 4 + 1 + 5 + 1 + 6 + 1) return false
+    const type = s.lastIndexOf(",type:", close - 7)
+    if (type < 0 || type - 6 < 0) return false
+    const tag = s.lastIndexOf(",tag:", type - 6)
+    if (tag < 0 || tag - 5 < 0) return false
+    const iv = s.lastIndexOf(",iv:", tag - 5)
+    if (iv < PREFIX.length + 1) return false
+    at[0] = iv
+    at[1] = tag
+    at[2] = type
+    at[3] = close
+    return true
+}
+
+/** 1 for the characters of the standard base64 alphabet. */
+const B64 = new Uint8Array(128)
+for (const c of "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/") B64[c.charCodeAt(0)] = 1
+
+/**
+ * The decoded length of `s[from…to)` if Go's `base64.StdEncoding.DecodeString` accepts it (the standard alphabet,
+ * `=` padding required, `\r` and `\n` ignored anywhere, padding bits not checked), else -1.
+ */
+function stdBase64Length(s: string, from: number, to: number): number {
+    let n = 0
+    let pad = 0
+    for (let i = from; i < to; i++) {
+        const c = s.charCodeAt(i)
+        if (c === 10 || c === 13) continue
+        if (c === 61) {
+            // '=' only as the last one or two characters of a quantum, and nothing but line breaks after
+            pad++
+            if (pad > 2 || n % 4 < 2) return -1
+        } else if (pad > 0 || c >= 128 || B64[c] === 0) return -1
+        n++
+    }
+    if (n % 4 !== 0) return -1
+    return (n / 4) * 3 - pad
+}
+
+/** Decode `s[from…to)`, already checked by {@link stdBase64Length}, into `buf` at `off`. */
+function writeStdBase64(s: string, from: number, to: number, buf: Buffer, off: number): number {
+    let text = s.slice(from, to)
+    if (text.includes("\n") || text.includes("\r")) text = text.replace(/[\r\n]/g, "")
+    return buf.write(text, off, "base64")
+}
+
+/**
+ * Decode base64 exactly as Go's `base64.StdEncoding.DecodeString` accepts it.
+ * @returns undefined for anything Go rejects
+ */
+export function decodeStdBase64(s: string): Buffer | undefined {
+    const n = stdBase64Length(s, 0, s.length)
+    if (n < 0) return undefined
+    const buf = Buffer.alloc(n)
+    writeStdBase64(s, 0, s.length, buf, 0)
+    return buf
 }
 
 /** True when the string looks like a sops encrypted value. */
 export function isEncryptedValue(s: string): boolean {
-    return s.startsWith("ENC[AES256_GCM,") && ENC_RE.test(s)
+    return scanEncrypted(s) !== undefined
 }
 
 /** The parts of an `ENC[…]` string. */
@@ -35,19 +121,22 @@ export interface EncryptedValue {
     type: string
 }
 
-function b64(s: string, what: string, input: string): Buffer {
-    if (!b64ok(s)) throw new Error(`Error base64-decoding ${what} of ${input}: illegal base64 data`)
-    return Buffer.from(s, "base64")
-}
+const FORMAT_MESSAGE = "Input string does not match sops' data format"
 
 /**
- * Parse an `ENC[…]` string (strict padded base64).
- * @throws Error `Input string … does not match sops' data format`
+ * Parse an `ENC[…]` string (strict padded base64). The message never quotes the input.
+ * @throws Error `Input string does not match sops' data format`, `Error base64-decoding …`
  */
 export function parseEncryptedValue(s: string): EncryptedValue {
-    const m = ENC_RE.exec(s)
-    if (!m) throw new Error(`Input string ${s} does not match sops' data format`)
-    return { data: b64(m[1], "data", s), iv: b64(m[2], "iv", s), tag: b64(m[3], "tag", s), type: m[4] }
+    const f = scanEncrypted(s)
+    if (!f) throw new Error(FORMAT_MESSAGE)
+    const data = decodeStdBase64(f.data)
+    if (!data) throw new Error("Error base64-decoding data: illegal base64 data")
+    const iv = decodeStdBase64(f.iv)
+    if (!iv) throw new Error("Error base64-decoding iv: illegal base64 data")
+    const tag = decodeStdBase64(f.tag)
+    if (!tag) throw new Error("Error base64-decoding tag: illegal base64 data")
+    return { data, iv, tag, type: f.type }
 }
 
 const TRUE = new Set(["1", "t", "T", "TRUE", "true", "True"])
@@ -57,15 +146,15 @@ const FLOAT_RE = /^[+-]?(?:\d+(?:_\d+)*\.?(?:\d+(?:_\d+)*)?|\.\d+(?:_\d+)*)(?:[e
 const INT64_MIN = -(2n ** 63n)
 const INT64_MAX = 2n ** 63n - 1n
 
-/** Go `strconv.ParseFloat(s, 64)` for the forms sops can meet. */
-function parseGoFloat(s: string): number {
+/** Go `strconv.ParseFloat(s, 64)` for the forms sops can meet; undefined where Go fails. */
+function parseGoFloat(s: string): number | undefined {
     const lower = s.toLowerCase()
     const unsigned = lower.replace(/^[+-]/, "")
     const negative = lower.startsWith("-")
     if (unsigned === "inf" || unsigned === "infinity") return negative ? -Infinity : Infinity
     if (unsigned === "nan") return Number.NaN
     if (FLOAT_RE.test(s) && !s.includes("_")) return Number(s)
-    throw new Error(`strconv.ParseFloat: parsing ${JSON.stringify(s)}: invalid syntax`)
+    return undefined
 }
 
 /** The canonical plaintext bytes of a scalar and its type tag (sops §2.3). */
@@ -84,65 +173,80 @@ export function macBytes(v: Scalar): Uint8Array {
     return scalarPlaintext(v).bytes
 }
 
+/** What each type tag's plaintext must be (for messages that name the type, never the bytes). */
+const TYPE_NAMES: Record<string, string> = {
+    int: "an integer (Go strconv.Atoi, 64-bit)",
+    float: "a float (Go strconv.ParseFloat)",
+    bool: "a boolean (Go strconv.ParseBool)",
+    time: "an RFC 3339 time",
+}
+
+/** The error for a plaintext that does not parse as its type tag; the bytes are not quoted. */
+function typeError(type: string): Error {
+    return new Error(
+        `the decrypted value is not ${TYPE_NAMES[type]} as its tag type:${type} says (the tag is not authenticated: it may have been changed)`,
+    )
+}
+
 /** Turn decrypted bytes back into a typed scalar. */
 function typed(bytes: Buffer, type: string, raw: boolean): Scalar {
-    const text = (): string => bytes.toString("utf8")
     switch (type) {
         case "str":
-            return raw ? new Uint8Array(bytes) : text()
-        case "int": {
-            const s = text()
-            if (!INT_RE.test(s)) throw new Error(`strconv.Atoi: parsing ${JSON.stringify(s)}: invalid syntax`)
-            const n = BigInt(s)
-            if (n < INT64_MIN || n > INT64_MAX) throw new Error(`strconv.Atoi: parsing ${JSON.stringify(s)}: value out of range`)
-            return n
-        }
-        case "float":
-            return parseGoFloat(text())
-        case "bool": {
-            const s = text()
-            if (TRUE.has(s)) return true
-            if (FALSE.has(s)) return false
-            throw new Error(`strconv.ParseBool: parsing ${JSON.stringify(s)}: invalid syntax`)
-        }
-        case "time":
-            return parseRfc3339(text())
+            return raw ? new Uint8Array(bytes) : bytes.toString("utf8")
         case "comment":
-            return new Comment(text())
+            return new Comment(bytes.toString("utf8"))
         case "bytes":
             return new Uint8Array(bytes)
+        case "int": {
+            const s = bytes.toString("utf8")
+            if (!INT_RE.test(s)) throw typeError(type)
+            const n = BigInt(s)
+            if (n < INT64_MIN || n > INT64_MAX) throw typeError(type)
+            return n
+        }
+        case "float": {
+            const f = parseGoFloat(bytes.toString("utf8"))
+            if (f === undefined) throw typeError(type)
+            return f
+        }
+        case "bool": {
+            const s = bytes.toString("utf8")
+            if (TRUE.has(s)) return true
+            if (FALSE.has(s)) return false
+            throw typeError(type)
+        }
+        case "time":
+            try {
+                return parseRfc3339(bytes.toString("utf8"))
+            } catch {
+                throw typeError(type)
+            }
         default:
-            throw new Error(`Unknown datatype: ${type}`)
+            throw new Error(`Unknown datatype: ${type.length > 20 ? `${type.slice(0, 20)}…` : type}`)
     }
 }
 
-/** Remembers the IV of every value decrypted, so unchanged values re-encrypt to the same `ENC[…]` (small diffs). */
+/**
+ * Remembers the IV of every value decrypted, so unchanged values re-encrypt to the same `ENC[…]` (small diffs).
+ * Entries are keyed by the length-prefixed (AAD, type, plaintext), so no two different values share a key.
+ */
 export class IvStash {
     private readonly ivs = new Map<string, Buffer>()
 
-    private static key(aad: string, type: TypeTag, bytes: Uint8Array): string {
-        return `${aad}\u0000${type}\u0000${Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("latin1")}`
+    private static key(aad: string, type: string, bytes: Uint8Array): string {
+        const text = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("latin1")
+        return `${aad.length}:${aad}${type.length}:${type}${text}`
     }
 
     /** Record the IV a value was encrypted with. */
     remember(aad: string, type: TypeTag, bytes: Uint8Array, iv: Buffer): void {
-        this.ivs.set(IvStash.key(aad, type, bytes), iv)
+        this.ivs.set(IvStash.key(aad, type, bytes), Buffer.from(iv))
     }
 
     /** The IV to reuse for this exact value at this path, if any. */
     lookup(aad: string, type: TypeTag, bytes: Uint8Array): Buffer | undefined {
-        return this.ivs.get(IvStash.key(aad, type, bytes))
-    }
-
-    /** {@link remember} for a range of a shared buffer. */
-    rememberRange(aad: string, type: TypeTag, buf: Buffer, off: number, len: number, ivBuf: Buffer, ivOff: number, ivLen: number): void {
-        this.ivs.set(`${aad}\u0000${type}\u0000${buf.toString("latin1", off, off + len)}`, Buffer.from(ivBuf.subarray(ivOff, ivOff + ivLen)))
-    }
-
-    /** {@link lookup} for a range of a shared buffer. */
-    lookupRange(aad: string, type: TypeTag, buf: Buffer, off: number, len: number): Buffer | undefined {
         if (this.ivs.size === 0) return undefined
-        return this.ivs.get(`${aad}\u0000${type}\u0000${buf.toString("latin1", off, off + len)}`)
+        return this.ivs.get(IvStash.key(aad, type, bytes))
     }
 
     /** Forget everything. */
@@ -151,18 +255,19 @@ export class IvStash {
     }
 }
 
-let cached: { key: Buffer; gcm: AesGcm } | undefined
+let cached: { key: Buffer; object: KeyObject } | undefined
 
-/** The AES-GCM context of a data key (one per key; a file's values all share it). */
-function gcmFor(key: Uint8Array): AesGcm {
-    if (cached && cached.key.length === key.length && cached.key.equals(key)) return cached.gcm
-    const gcm = new AesGcm(key)
+/** The key object of a data key (one per key; a file's values all share it). */
+function keyFor(key: Uint8Array): KeyObject {
+    if (cached && cached.key.length === key.length && cached.key.equals(key)) return cached.object
+    if (key.length !== 32) throw new Error(`crypto/aes: invalid key size ${key.length}`)
+    const object = createSecretKey(key)
     cached?.key.fill(0)
-    cached = { key: Buffer.from(key), gcm }
-    return gcm
+    cached = { key: Buffer.from(key), object }
+    return object
 }
 
-/** Forget the cached key schedule (after a run, so no key material lingers). */
+/** Forget the cached key object (after a run, so no key material lingers in this module). */
 export function forgetCipherCache(): void {
     cached?.key.fill(0)
     cached = undefined
@@ -180,41 +285,31 @@ export type IvSource = () => Buffer
  * @param stash - IVs of values decrypted earlier in this process
  */
 export function encryptScalar(v: Scalar, key: Uint8Array, aad: string, nextIv: IvSource, stash?: IvStash): string {
-    const { bytes, type } = scalarPlaintext(v)
-    if (bytes.length === 0 && (typeof v === "string" || v instanceof Comment)) return ""
-    const iv = stash?.lookup(aad, type, bytes) ?? nextIv()
-    const { data, tag } = gcmFor(key).encrypt(iv, bytes, Buffer.from(aad, "utf8"))
-    return `ENC[AES256_GCM,data:${data.toString("base64")},iv:${iv.toString("base64")},tag:${tag.toString("base64")},type:${type}]`
+    return encryptScalars([v], [aad], key, nextIv, stash)[0]
 }
 
 /**
  * Decrypt one `ENC[…]` string.
  * @param raw - keep `str` values as bytes (binary store)
- * @throws Error with sops' wording (`Could not decrypt with AES_GCM: …`, `Input string … does not match …`)
+ * @throws Error with sops' wording (`Could not decrypt with AES_GCM: …`, `Input string does not match …`), never
+ * quoting the value
  */
 export function decryptScalar(s: string, key: Uint8Array, aad: string, stash?: IvStash, raw = false): Scalar {
-    if (s === "") return ""
-    const enc = parseEncryptedValue(s)
-    let plain: Buffer
-    try {
-        plain = gcmFor(key).decrypt(enc.iv, enc.data, enc.tag, Buffer.from(aad, "utf8"))
-    } catch {
-        throw new Error("Could not decrypt with AES_GCM: cipher: message authentication failed")
-    }
-    const value = typed(plain, enc.type, raw)
-    if (stash && enc.type !== "bytes") stash.remember(aad, enc.type as TypeTag, plain, enc.iv)
-    return value
+    const out = decryptScalars([s], [aad], key, stash, raw)[0]
+    if (out instanceof Error) throw out
+    return out
 }
 
-/** Wraps walk failures in the error kind sops exits 25/23 with. */
-export function treeError(decrypting: boolean, cause: unknown): KsopsError {
+/** Wraps walk failures in the error kind sops exits 25/23 with; `where` names the value (its tree path). */
+export function treeError(decrypting: boolean, cause: unknown, where?: string): KsopsError {
     const msg = cause instanceof Error ? cause.message : String(cause)
+    const at = where === undefined ? "" : ` at ${where}`
     return decrypting
-        ? new KsopsError(ErrorKind.DecryptingTree, `Error decrypting tree: Error walking tree: Could not decrypt value: ${msg}`, {
+        ? new KsopsError(ErrorKind.DecryptingTree, `Error decrypting tree: Error walking tree: Could not decrypt value${at}: ${msg}`, {
               cause,
               hint: "the encrypted value was changed or belongs to another file",
           })
-        : new KsopsError(ErrorKind.EncryptingTree, `Error encrypting tree: ${msg}`, { cause })
+        : new KsopsError(ErrorKind.EncryptingTree, `Error encrypting tree${at}: ${msg}`, { cause })
 }
 
 /** True for values the walk treats as leaves. */
@@ -222,18 +317,8 @@ export function isScalar(v: TreeValue): v is Scalar {
     return v !== null && typeof v !== "object" ? true : v instanceof SopsTime || v instanceof Comment || v instanceof Uint8Array
 }
 
-/** How many values one AES call handles (bounds the batch buffers). */
+/** How many values share one plaintext buffer (bounds the batch buffers). */
 const BATCH = 4096
-
-/** Per-batch ranges in shared buffers. */
-class Ranges {
-    readonly off: Int32Array
-    readonly len: Int32Array
-    constructor(n: number) {
-        this.off = new Int32Array(n)
-        this.len = new Int32Array(n)
-    }
-}
 
 /** The plaintext of a scalar written into `buf` at `at` (no per-value Buffer); returns its length and type. */
 function writePlaintext(v: Scalar, buf: Buffer, at: number): { len: number; type: TypeTag } {
@@ -251,80 +336,77 @@ function plaintextSize(v: Scalar): number {
 }
 
 /**
- * Encrypt many scalars with one key in batches (shared buffers, one AES call per batch); the same output as
- * {@link encryptScalar} value by value.
+ * Encrypt many scalars with one key: plaintexts are written into one shared buffer per batch (wiped after), each
+ * value is sealed with node:crypto's AES-256-GCM, and the `ENC[…]` strings of a batch are sliced from one flat
+ * string. The same output as {@link encryptScalar} value by value.
  */
 export function encryptScalars(values: readonly Scalar[], aads: readonly string[], key: Uint8Array, nextIv: IvSource, stash?: IvStash): string[] {
-    const gcm = gcmFor(key)
+    const keyObject = keyFor(key)
     const out: string[] = new Array(values.length)
     for (let start = 0; start < values.length; start += BATCH) {
         const end = Math.min(values.length, start + BATCH)
-        const n = end - start
         let ptSize = 0
-        let adSize = 0
-        for (let i = start; i < end; i++) {
-            ptSize += plaintextSize(values[i])
-            adSize += Buffer.byteLength(aads[i], "utf8")
-        }
+        for (let i = start; i < end; i++) ptSize += plaintextSize(values[i])
         const pt = Buffer.allocUnsafe(ptSize)
-        const ad = Buffer.allocUnsafe(adSize)
-        const ivs = Buffer.allocUnsafe(32 * n)
-        const ctOut = Buffer.allocUnsafe(ptSize)
-        const tags = Buffer.allocUnsafe(16 * n)
-        const p = new Ranges(n)
-        const a = new Ranges(n)
-        const ivR = new Ranges(n)
-        const types: TypeTag[] = new Array(n)
+        const parts: string[] = []
         const idx: number[] = []
-        let pAt = 0
-        let aAt = 0
-        let k = 0
+        let at = 0
         for (let i = start; i < end; i++) {
             const v = values[i]
-            const { len, type } = writePlaintext(v, pt, pAt)
+            const { len, type } = writePlaintext(v, pt, at)
             if (len === 0 && (typeof v === "string" || v instanceof Comment)) {
                 out[i] = ""
                 continue
             }
-            p.off[k] = pAt
-            p.len[k] = len
-            pAt += len
-            a.off[k] = aAt
-            a.len[k] = ad.write(aads[i], aAt, "utf8")
-            aAt += a.len[k]
-            const reuse = stash?.lookupRange(aads[i], type, pt, p.off[k], len)
-            ;(reuse ?? nextIv()).copy(ivs, 32 * k)
-            ivR.off[k] = 32 * k
-            ivR.len[k] = 32
-            types[k] = type
-            idx.push(i)
-            k++
-        }
-        gcm.batch(false, k, ivs, ivR.off, ivR.len, pt, p.off, p.len, ad, a.off, a.len, ctOut, tags)
-        // One flat string for the batch, sliced per value: values stay flat (cheap to scan, emit and collect)
-        // instead of being concatenations of four parts each.
-        const parts: string[] = new Array(k)
-        for (let j = 0; j < k; j++) {
-            const o = p.off[j]
-            parts[j] =
-                `ENC[AES256_GCM,data:${ctOut.toString("base64", o, o + p.len[j])},iv:${ivs.toString("base64", 32 * j, 32 * j + 32)},tag:${tags.toString("base64", 16 * j, 16 * j + 16)},type:${types[j]}]`
-        }
-        const joined = parts.join("")
-        let at = 0
-        for (let j = 0; j < k; j++) {
-            const len = parts[j].length
-            out[idx[j]] = joined.slice(at, at + len)
+            const bytes = pt.subarray(at, at + len)
             at += len
+            const iv = stash?.lookup(aads[i], type, bytes) ?? nextIv()
+            const c = createCipheriv("aes-256-gcm", keyObject, iv, { authTagLength: 16 })
+            c.setAAD(Buffer.from(aads[i], "utf8"))
+            const data = c.update(bytes)
+            c.final()
+            parts.push(
+                `ENC[AES256_GCM,data:${data.toString("base64")},iv:${iv.toString("base64")},tag:${c.getAuthTag().toString("base64")},type:${type}]`,
+            )
+            idx.push(i)
+        }
+        // One flat string for the batch, sliced per value: values stay flat (cheap to scan, emit and collect)
+        // instead of being concatenations of parts each.
+        const joined = parts.join("")
+        let pos = 0
+        for (let j = 0; j < parts.length; j++) {
+            const len = parts[j].length
+            out[idx[j]] = joined.slice(pos, pos + len)
+            pos += len
         }
         pt.fill(0)
     }
     return out
 }
 
+const AUTH_MESSAGE = "Could not decrypt with AES_GCM: cipher: message authentication failed"
+
+/** GCM-open as Go's `Open(nil, iv, data‖tag, aad)` does: the last 16 bytes of data‖tag are the tag. */
+function open(keyObject: KeyObject, iv: Buffer, sealed: Buffer, aad: Buffer): Buffer | undefined {
+    if (sealed.length < 16 || iv.length === 0) return undefined
+    let plain: Buffer | undefined
+    try {
+        const d = createDecipheriv("aes-256-gcm", keyObject, iv, { authTagLength: 16 })
+        d.setAAD(aad)
+        d.setAuthTag(sealed.subarray(sealed.length - 16))
+        plain = d.update(sealed.subarray(0, sealed.length - 16))
+        d.final()
+        return plain
+    } catch {
+        plain?.fill(0)
+        return undefined
+    }
+}
 
 /**
- * Decrypt many `ENC[…]` strings with one key in batches. Each result is the scalar or the Error that
- * {@link decryptScalar} would have thrown for it.
+ * Decrypt many `ENC[…]` strings with one key. Each result is the scalar or the Error that {@link decryptScalar}
+ * would have thrown for it (messages never quote the value). The fields are decoded into one scratch buffer
+ * (no allocation per field), and each value is opened with node:crypto's AES-256-GCM.
  */
 export function decryptScalars(
     strings: readonly string[],
@@ -333,91 +415,56 @@ export function decryptScalars(
     stash?: IvStash,
     raw = false,
 ): (Scalar | Error)[] {
-    const gcm = gcmFor(key)
+    const keyObject = keyFor(key)
     const out: (Scalar | Error)[] = new Array(strings.length)
-    for (let start = 0; start < strings.length; start += BATCH) {
-        const end = Math.min(strings.length, start + BATCH)
-        const n = end - start
-        let dataSize = 0
-        let ivSize = 0
-        let adSize = 0
-        const parts: (RegExpExecArray | null)[] = new Array(n)
-        for (let i = start; i < end; i++) {
-            const s = strings[i]
-            if (s === "") {
-                out[i] = ""
-                continue
-            }
-            const m = ENC_RE.exec(s)
-            if (!m) {
-                out[i] = new Error(`Input string ${s} does not match sops' data format`)
-                continue
-            }
-            parts[i - start] = m
-            dataSize += (m[1].length / 4) * 3
-            ivSize += (m[2].length / 4) * 3
-            adSize += Buffer.byteLength(aads[i], "utf8")
+    const at = new Int32Array(4)
+    let scratch = Buffer.alloc(4096)
+    for (let i = 0; i < strings.length; i++) {
+        const s = strings[i]
+        if (s === "") {
+            out[i] = ""
+            continue
         }
-        const data = Buffer.allocUnsafe(dataSize)
-        const ivs = Buffer.allocUnsafe(ivSize)
-        const ad = Buffer.allocUnsafe(adSize)
-        const tags = Buffer.alloc(16 * n)
-        const plain = Buffer.allocUnsafe(dataSize)
-        const d = new Ranges(n)
-        const v = new Ranges(n)
-        const a = new Ranges(n)
-        const idx: number[] = []
-        const types: string[] = []
-        let dAt = 0
-        let vAt = 0
-        let aAt = 0
-        let k = 0
-        for (let i = start; i < end; i++) {
-            const m = parts[i - start]
-            if (!m) continue
-            d.off[k] = dAt
-            d.len[k] = data.write(m[1], dAt, "base64")
-            dAt += d.len[k]
-            v.off[k] = vAt
-            v.len[k] = ivs.write(m[2], vAt, "base64")
-            vAt += v.len[k]
-            a.off[k] = aAt
-            a.len[k] = ad.write(aads[i], aAt, "utf8")
-            aAt += a.len[k]
-            const tagLen = tags.write(m[3], 16 * k, 16, "base64")
-            if (tagLen !== 16 || Buffer.byteLength(m[3], "base64") !== 16) tags.fill(0, 16 * k, 16 * k + 16)
-            types.push(m[4])
-            idx.push(i)
-            k++
+        if (!splitEncrypted(s, at)) {
+            out[i] = new Error(FORMAT_MESSAGE)
+            continue
         }
-        const ok = gcm.batch(true, k, ivs, v.off, v.len, data, d.off, d.len, ad, a.off, a.len, plain, tags)
-        for (let j = 0; j < k; j++) {
-            const i = idx[j]
-            if (!ok[j]) {
-                // base64 is checked only here: a value whose tag verifies decoded to what was encrypted
-                const m = parts[i - start]!
-                const bad = !b64ok(m[1]) ? "data" : !b64ok(m[2]) ? "iv" : !b64ok(m[3]) ? "tag" : undefined
-                out[i] = new Error(
-                    bad ? `Error base64-decoding ${bad} of ${strings[i]}: illegal base64 data` : "Could not decrypt with AES_GCM: cipher: message authentication failed",
-                )
-                continue
-            }
-            const o = d.off[j]
-            const len = d.len[j]
-            try {
-                out[i] = typedRange(plain, o, len, types[j], raw)
-                if (stash && types[j] !== "bytes") stash.rememberRange(aads[i], types[j] as TypeTag, plain, o, len, ivs, v.off[j], v.len[j])
-            } catch (e) {
-                out[i] = e as Error
-            }
+        const [ivAt, tagAt, typeAt, close] = at
+        const dataLen = stdBase64Length(s, PREFIX.length, ivAt)
+        const ivLen = dataLen < 0 ? -1 : stdBase64Length(s, ivAt + 4, tagAt)
+        const tagLen = ivLen < 0 ? -1 : stdBase64Length(s, tagAt + 5, typeAt)
+        if (tagLen < 0) {
+            out[i] = new Error(`Error base64-decoding ${dataLen < 0 ? "data" : ivLen < 0 ? "iv" : "tag"}: illegal base64 data`)
+            continue
         }
+        const aadLen = Buffer.byteLength(aads[i], "utf8")
+        const need = dataLen + tagLen + ivLen + aadLen
+        if (need > scratch.length) {
+            scratch.fill(0)
+            scratch = Buffer.alloc(Math.max(need, 2 * scratch.length))
+        }
+        // data‖tag, then the IV, then the AAD
+        writeStdBase64(s, PREFIX.length, ivAt, scratch, 0)
+        writeStdBase64(s, tagAt + 5, typeAt, scratch, dataLen)
+        const ivEnd = dataLen + tagLen + ivLen
+        writeStdBase64(s, ivAt + 4, tagAt, scratch, dataLen + tagLen)
+        scratch.write(aads[i], ivEnd, "utf8")
+        const iv = scratch.subarray(dataLen + tagLen, ivEnd)
+        const plain = open(keyObject, iv, scratch.subarray(0, dataLen + tagLen), scratch.subarray(ivEnd, ivEnd + aadLen))
+        if (!plain) {
+            out[i] = new Error(AUTH_MESSAGE)
+            continue
+        }
+        const type = s.slice(typeAt + 6, close)
+        try {
+            out[i] = typed(plain, type, raw)
+            if (stash && type !== "bytes") stash.remember(aads[i], type as TypeTag, plain, iv)
+        } catch (e) {
+            out[i] = e as Error
+        }
+        // raw str/bytes results are copies (new Uint8Array(buffer) copies), so the buffer can be wiped
         plain.fill(0)
     }
+    scratch.fill(0)
     return out
-}
-
-function typedRange(buf: Buffer, off: number, len: number, type: string, raw: boolean): Scalar {
-    if (type === "str" && !raw) return buf.toString("utf8", off, off + len)
-    if (type === "comment") return new Comment(buf.toString("utf8", off, off + len))
-    return typed(Buffer.from(buf.subarray(off, off + len)), type, raw)
 }

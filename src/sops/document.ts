@@ -247,9 +247,12 @@ export async function encryptDocument(branches: Branches, params: EncryptParams,
     }
 }
 
-/** Decrypt and check the MAC string of a document against the computed one. */
+/**
+ * Decrypt and check the MAC string of a document against the computed one. The computed MAC is never printed: it
+ * hashes every plaintext value, so it would let anyone who sees the message test guesses of short secrets offline.
+ */
 function verifyMac(md: Metadata, dataKey: Uint8Array, computed: string): void {
-    if (md.mac === "") throw new MacMismatchError(`MAC mismatch. File has no MAC, computed ${computed}`)
+    if (md.mac === "") throw new MacMismatchError("MAC mismatch. File has no MAC")
     let stored: string
     try {
         const aad = formatRfc3339Seconds(parseRfc3339(md.lastModified))
@@ -259,7 +262,7 @@ function verifyMac(md: Metadata, dataKey: Uint8Array, computed: string): void {
     }
     const a = Buffer.from(stored, "utf8")
     const b = Buffer.from(computed, "utf8")
-    if (a.length !== b.length || !timingSafeEqual(a, b)) throw new MacMismatchError(`MAC mismatch. File has ${stored}, computed ${computed}`)
+    if (a.length !== b.length || !timingSafeEqual(a, b)) throw new MacMismatchError(`MAC mismatch. File has ${stored}`)
 }
 
 /**

@@ -94,6 +94,8 @@ class Leaves {
     readonly values: Scalar[] = []
     readonly aads: string[] = []
     readonly encrypted: boolean[] = []
+    /** The tree path of each leaf, only when the walker records them. */
+    readonly paths: string[] = []
 
     set(i: number, v: Scalar): void {
         const holder = this.holders[i]
@@ -109,10 +111,15 @@ class Walker {
     private readonly stack: string[][] = []
     private readonly trackComments: boolean
     readonly leaves = new Leaves()
+    /** The keys and indices down to the current node, when recording paths (for error messages). */
+    private readonly path: (string | number)[] | undefined
+    /** Prefix of the recorded paths (which document of several). */
+    document = ""
 
-    constructor(selection: Selection) {
+    constructor(selection: Selection, recordPaths = false) {
         this.rule = compileRule(selection)
         this.trackComments = this.rule.commentRegex !== undefined
+        this.path = recordPaths ? [] : undefined
     }
 
     /** Decide for a leaf; `matched` = some key on its path matched a key rule. */
@@ -141,6 +148,7 @@ class Walker {
         l.values.push(v)
         l.aads.push(aad || ":")
         l.encrypted.push(this.shouldEncrypt(matched, v instanceof Comment))
+        if (this.path) l.paths.push(this.document + formatPath(this.path, v instanceof Comment))
     }
 
     private value(holder: TreeItem | TreeValue[], field: "value" | number, v: TreeValue, prefix: string, matched: boolean): void {
@@ -164,7 +172,9 @@ class Walker {
             }
             if (typeof key !== "string") throw new Error(`Tree contains a non-string key (type ${typeof key})`)
             const childMatched = matched || keyMatches?.(key) === true
+            this.path?.push(key)
             this.value(item, "value", item.value, `${prefix}${key}:`, childMatched)
+            this.path?.pop()
             if (track) level.length = 0
         }
         if (track) this.stack.pop()
@@ -178,7 +188,9 @@ class Walker {
             const e = elems[i]
             const isComment = e instanceof Comment
             if (track && isComment) level.push(e.value)
+            this.path?.push(i)
             this.value(elems, i, e, prefix, matched)
+            this.path?.pop()
             if (track && !isComment) level.length = 0
         }
         if (track) this.stack.pop()
@@ -197,10 +209,24 @@ function newHash(macOnlyEncrypted: boolean): Hash {
     return hash
 }
 
-function collect(branches: Branches, selection: Selection): Leaves {
-    const walker = new Walker(selection)
-    for (const b of branches) walker.map(b.items, "", false)
+/** A tree path as `["data"]["password"]` (keys are clear in every file; values are never part of it). */
+function formatPath(parts: readonly (string | number)[], comment: boolean): string {
+    const text = parts.map((p) => (typeof p === "number" ? `[${p}]` : `[${JSON.stringify(p)}]`)).join("")
+    return comment ? `a comment under ${text || "the top level"}` : text || "the top level"
+}
+
+function collect(branches: Branches, selection: Selection, recordPaths = false): Leaves {
+    const walker = new Walker(selection, recordPaths)
+    for (let d = 0; d < branches.length; d++) {
+        if (recordPaths && branches.length > 1) walker.document = `document ${d + 1}: `
+        walker.map(branches[d].items, "", false)
+    }
     return walker.leaves
+}
+
+/** The path of leaf `i` in walk order (walked again only when an error needs it). */
+function leafPath(branches: Branches, selection: Selection, i: number): string {
+    return collect(branches, selection, true).paths[i]
 }
 
 /**
@@ -299,9 +325,9 @@ export function decryptBranches(
                     warned = true
                 } else out = new Comment(plain instanceof Comment ? plain.value : String(plain), v.inline)
             } else if (typeof v !== "string") {
-                throw treeError(true, new Error(`Expected encrypted value as string, but got ${describe(v)}`))
+                throw treeError(true, new Error(`Expected encrypted value as string, but got ${describe(v)}`), leafPath(branches, opts.selection, i))
             } else if (plain instanceof Error) {
-                throw treeError(true, plain)
+                throw treeError(true, plain, leafPath(branches, opts.selection, i))
             } else out = plain
             leaves.set(i, out)
         }

@@ -45,6 +45,26 @@ describe("kubectl sops set / unset", () => {
         expect((await sb.run(["set", "--value-file", "--value-stdin", "input.yaml", '["a"]'])).code).toBe(8)
     })
 
+    it("a VALUE that is not JSON: says what was expected, never echoes the value (finding 2)", async () => {
+        const sb = sandbox()
+        const file = sb.copy("set/before.yaml", "input.yaml")
+        const before = readFileSync(file, "utf8")
+        const bare = await sb.run(["set", "input.yaml", '["data"]["user"]', "hunter2-secret"])
+        expect(bare.code).toBe(1)
+        expect(bare.stderr.split("\n")[0]).toBe(`VALUE must be JSON: quote a string as '"text"'`)
+        writeFileSync(path.join(sb.dir, "v.json"), "hunter2-secret\n")
+        const fromFile = await sb.run(["set", "--value-file", "input.yaml", '["data"]["user"]', "v.json"])
+        expect(fromFile.code).toBe(1)
+        expect(fromFile.stderr).toContain("must be JSON")
+        const fromStdin = await sb.run(["set", "--value-stdin", "input.yaml", '["data"]["user"]'], { input: '{"a": hunter2-secret}' })
+        expect(fromStdin.code).toBe(1)
+        expect(fromStdin.stderr).toContain("must be JSON")
+        const huge = await sb.run(["set", "input.yaml", '["data"]["user"]', '{"n": 1e999, "s": "hunter2-secret"}'])
+        expect(huge.code).toBe(1)
+        for (const r of [bare, fromFile, fromStdin, huge]) expect(r.stdout + r.stderr).not.toContain("hunter2")
+        expect(readFileSync(file, "utf8")).toBe(before)
+    })
+
     it("unsets a key (unset case), and --idempotent accepts a missing key", async () => {
         const sb = sandbox()
         const file = sb.copy("unset/before.yaml", "input.yaml")

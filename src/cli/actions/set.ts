@@ -14,18 +14,24 @@ import type { CommandSpec, ParsedFlags } from "../spec.js"
  * A JSON value as sops inserts it: scalars as they are (numbers as floats), objects through the JSON store.
  * @throws KsopsError (exit 1) when the text is not JSON
  */
-export async function jsonToTreeValue(text: string): Promise<TreeValue> {
+export async function jsonToTreeValue(text: string, source = "VALUE"): Promise<TreeValue> {
     let parsed: unknown
     try {
         parsed = JSON.parse(text)
-    } catch (error) {
-        throw new KsopsError(ErrorKind.Generic, `error parsing value as JSON: ${(error as Error).message}`, {
-            hint: "the value is JSON: quote strings, e.g. '\"secret\"'",
+    } catch {
+        // JSON.parse's message quotes the text, which is the secret: say what was expected, not what was given
+        throw new KsopsError(ErrorKind.Generic, `${source} must be JSON: quote a string as '"text"'`, {
+            hint: "numbers, true/false, null, objects and arrays are JSON too, e.g. 5, true, '{\"a\":1}'",
         })
     }
     if (parsed !== null && typeof parsed === "object") {
-        const branches = (await loadStore("json")).loadPlain(new TextEncoder().encode(text))
-        return branches[0]
+        const store = await loadStore("json")
+        try {
+            return store.loadPlain(new TextEncoder().encode(text))[0]
+        } catch {
+            // the store's message may quote a literal of the value (e.g. a float out of range)
+            throw new KsopsError(ErrorKind.Generic, `${source} must be JSON that sops can store (finite numbers, unique keys)`)
+        }
     }
     return parsed as string | number | boolean | null
 }
@@ -95,7 +101,7 @@ export const set: CommandSpec = {
         if (fromStdin) text = new TextDecoder().decode(await readInput(undefined, () => io.stdin))
         else if (fromFile) text = new TextDecoder().decode(await readInput(valueArg, () => io.stdin, io.cwd))
         else text = valueArg
-        const value = await jsonToTreeValue(text)
+        const value = await jsonToTreeValue(text, fromStdin ? "the value on stdin" : fromFile ? "the content of the --value-file file" : "VALUE")
         const decrypted = await load(rt, file, parsed.flags)
         const store = decrypted.resolved.output
         const before = parsed.flags.idempotent === true ? store.emitPlain(decrypted.branches) : undefined
