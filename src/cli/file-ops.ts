@@ -14,6 +14,7 @@ import { decryptDocument, type Entropy, encryptDocument } from "../sops/document
 import type { KeyEntry, KeyService } from "../sops/keys.js"
 import { type Metadata, metadataFromTree, metadataToTree, SELECTION_FIELDS, type Selection } from "../sops/metadata.js"
 import type { Branches } from "../sops/tree.js"
+import { goRegexError } from "../sops/regex.js"
 import { SELECTION_OPTIONS_TEXT, selectionCount } from "../sops/walk.js"
 import { formatFromPath } from "../stores/index.js"
 import type { EncryptedFile, Format, Store, StoreOptions } from "../stores/store.js"
@@ -238,7 +239,12 @@ function mergeSelection(rule: CreationRule | undefined, flags: ParsedFlags): Sel
     const selection: Selection = { ...(rule?.selection ?? {}) }
     for (const [flag, field] of SELECTION_FLAGS) {
         const v = flags[flag]
-        if (typeof v === "string" && v !== "") selection[field] = v
+        if (typeof v === "string" && v !== "") {
+            // sops would ignore a pattern Go refuses and encrypt nothing (or everything): refuse it instead
+            const bad = field.endsWith("Regex") ? goRegexError(v) : undefined
+            if (bad !== undefined) throw new UsageError(`invalid --${flag}: ${bad}`, { hint: "regexes use Go's RE2 syntax" })
+            selection[field] = v
+        }
     }
     if (selectionCount(selection) > 1) {
         throw new UsageError(

@@ -13,7 +13,8 @@ import { loadProvider, PROVIDERS, type ProviderDescriptor } from "../keys/regist
 import type { KeyEntry, KeyGroup, KeyParams } from "../sops/keys.js"
 import { SELECTION_FIELDS, type Selection } from "../sops/metadata.js"
 import { Branch, Comment, SopsTime, type TreeValue } from "../sops/tree.js"
-import { compileGoRegex, SELECTION_OPTIONS_TEXT, selectionCount } from "../sops/walk.js"
+import { compileGoRegex, type GoRegex, GoRegexSyntaxError, goRegexError } from "../sops/regex.js"
+import { SELECTION_OPTIONS_TEXT, selectionCount } from "../sops/walk.js"
 import type { StoreOptions } from "../stores/store.js"
 import { YamlStore } from "../stores/yaml.js"
 
@@ -263,7 +264,12 @@ function selectionOf(rule: Record<string, Plain>): Selection {
     const s: Selection = {}
     for (const [field, prop] of SELECTION_FIELDS) {
         const v = rule[field]
-        if (typeof v === "string" && v !== "") s[prop] = v
+        if (typeof v === "string" && v !== "") {
+            // sops would ignore a pattern Go refuses and encrypt nothing (or everything): refuse it instead
+            const bad = field.endsWith("_regex") ? goRegexError(v) : undefined
+            if (bad !== undefined) throw new ConfigError(`error loading config: invalid ${field}: ${bad}`, { hint: "regexes in .sops.yaml use Go's RE2 syntax" })
+            s[prop] = v
+        }
     }
     return s
 }
@@ -275,11 +281,13 @@ export function matchRule(config: SopsConfig, filePath: string, cwd: string): Re
     for (const rule of config.creationRules) {
         const re = rule.path_regex
         if (re === undefined || re === null || re === "") return rule
-        let compiled: RegExp
+        let compiled: GoRegex
         try {
             compiled = compileGoRegex(String(re))
         } catch (e) {
-            throw new ConfigError(`error loading config: invalid path_regex ${JSON.stringify(re)} in ${config.path}: ${(e as Error).message}`)
+            if (!(e instanceof GoRegexSyntaxError)) throw e
+            // sops' words; Go's message quotes the offending part of the pattern
+            throw new ConfigError(`can not compile regexp: ${e.message}`, { hint: `fix the path_regex in ${config.path} (Go RE2 syntax)` })
         }
         if (compiled.test(subject)) return rule
     }

@@ -5,6 +5,7 @@
 import { createHash, type Hash } from "node:crypto"
 import { decryptScalars, encryptScalars, type IvSource, type IvStash, isScalar, macBytes, type Scalar, treeError } from "./cipher.js"
 import type { Selection } from "./metadata.js"
+import { goMatchOrFalse } from "./regex.js"
 import { Branch, type Branches, Comment, type TreeItem, type TreeValue } from "./tree.js"
 
 /** SHA-256("sops"): the seed of a MAC computed over encrypted values only. */
@@ -29,56 +30,33 @@ export function selectionCount(s: Selection): number {
 export const SELECTION_OPTIONS_TEXT =
     "encrypted_suffix, unencrypted_suffix, encrypted_regex, unencrypted_regex, encrypted_comment_regex, or unencrypted_comment_regex"
 
-/**
- * Compile a Go RE2 pattern for JavaScript. RE2's syntax is close to JS's for the patterns people use in
- * `.sops.yaml`; inline flags like `(?i)` at the start are translated.
- */
-export function compileGoRegex(pattern: string): RegExp {
-    let flags = "u"
-    let source = pattern
-    const m = /^\(\?([imsU]+)\)/.exec(source)
-    if (m) {
-        source = source.slice(m[0].length)
-        if (m[1].includes("i")) flags += "i"
-        if (m[1].includes("m")) flags += "m"
-        if (m[1].includes("s")) flags += "s"
-    }
-    // RE2 has no look-around and no backreferences, so a pattern valid there is the same search here, except the
-    // escape \z (end of text) which JS writes as $ without the m flag.
-    source = source.replace(/\\z/g, "$")
-    try {
-        return new RegExp(source, flags)
-    } catch {
-        return new RegExp(source, flags.replace("u", ""))
-    }
-}
-
 /** A compiled selection rule. */
 export interface Rule {
     /** Key-based rules: does this single key "match" (suffix/regex)? */
     keyMatches?: (key: string) => boolean
     /** true: a matching key marks the subtree encrypted; false: a matching key marks it clear. */
     matchMeans: boolean
-    /** Comment-based rules. */
-    commentRegex?: RegExp
+    /** Comment-based rules: does this comment text match? */
+    commentRegex?: { test(text: string): boolean }
 }
 
-/** Compile a file's selection option (the default: `unencrypted_suffix: _unencrypted`). */
+/**
+ * Compile a file's selection option (the default: `unencrypted_suffix: _unencrypted`). Regexes are Go's (RE2,
+ * unanchored search); one Go refuses matches nothing, as in sops' walk (it ignores `regexp.Match`'s error).
+ */
 export function compileRule(s: Selection): Rule {
     if (s.encryptedSuffix) {
         const suffix = s.encryptedSuffix
         return { keyMatches: (k) => k.endsWith(suffix), matchMeans: true }
     }
     if (s.unencryptedRegex) {
-        const re = compileGoRegex(s.unencryptedRegex)
-        return { keyMatches: (k) => re.test(k), matchMeans: false }
+        return { keyMatches: goMatchOrFalse(s.unencryptedRegex), matchMeans: false }
     }
     if (s.encryptedRegex) {
-        const re = compileGoRegex(s.encryptedRegex)
-        return { keyMatches: (k) => re.test(k), matchMeans: true }
+        return { keyMatches: goMatchOrFalse(s.encryptedRegex), matchMeans: true }
     }
-    if (s.unencryptedCommentRegex) return { matchMeans: false, commentRegex: compileGoRegex(s.unencryptedCommentRegex) }
-    if (s.encryptedCommentRegex) return { matchMeans: true, commentRegex: compileGoRegex(s.encryptedCommentRegex) }
+    if (s.unencryptedCommentRegex) return { matchMeans: false, commentRegex: { test: goMatchOrFalse(s.unencryptedCommentRegex) } }
+    if (s.encryptedCommentRegex) return { matchMeans: true, commentRegex: { test: goMatchOrFalse(s.encryptedCommentRegex) } }
     const suffix = s.unencryptedSuffix || DEFAULT_UNENCRYPTED_SUFFIX
     return { keyMatches: (k) => k.endsWith(suffix), matchMeans: false }
 }
@@ -242,7 +220,7 @@ export function encryptBranches(
     stash?: IvStash,
 ): string {
     const hash = newHash(opts.macOnlyEncrypted)
-    const uncommentRe = opts.selection.unencryptedCommentRegex ? compileGoRegex(opts.selection.unencryptedCommentRegex) : undefined
+    const uncomment = opts.selection.unencryptedCommentRegex ? goMatchOrFalse(opts.selection.unencryptedCommentRegex) : undefined
     try {
         const leaves = collect(branches, opts.selection)
         const { values, aads, encrypted } = leaves
@@ -264,7 +242,7 @@ export function encryptBranches(
             const i = idx[j]
             const v = values[i]
             if (v instanceof Comment) {
-                if (uncommentRe?.test(sealed[j])) throw new Error(`Encrypted comment ${JSON.stringify(sealed[j])} matches UnencryptedCommentRegex!`)
+                if (uncomment?.(sealed[j])) throw new Error(`Encrypted comment ${JSON.stringify(sealed[j])} matches UnencryptedCommentRegex!`)
                 leaves.set(i, new Comment(sealed[j], v.inline))
             } else leaves.set(i, sealed[j])
         }

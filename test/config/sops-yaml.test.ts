@@ -85,7 +85,30 @@ describe(".sops.yaml discovery", () => {
         })
         await expect(creationRuleFor(loadConfig(join(root, "two.yaml")), "a.yaml", root)).rejects.toThrow(/cannot use more than one of encrypted_suffix/)
         expect(() => loadConfig(join(root, "bad.yaml"))).toThrow(/bad\.yaml/)
-        expect(() => matchRule(loadConfig(join(root, "re.yaml")), "a.yaml", root)).toThrow(/invalid path_regex/)
+        expect(() => matchRule(loadConfig(join(root, "re.yaml")), "a.yaml", root)).toThrow("can not compile regexp: error parsing regexp: missing closing ): `(`")
+        try {
+            matchRule(loadConfig(join(root, "re.yaml")), "a.yaml", root)
+        } catch (e) {
+            expect((e as { hint?: string }).hint).toContain("re.yaml")
+        }
+    })
+
+    it("matches path_regex with Go's RE2 in linear time (finding: ^(a+)+$ hung on a long file name)", () => {
+        const root = tree({ ".sops.yaml": `creation_rules:\n  - path_regex: ^(a+)+$\n    age: ${AGE1}\n  - age: ${AGE2}\n` })
+        const config = loadConfig(join(root, ".sops.yaml"))
+        // 5,000 characters: a backtracking engine would need about 2^5000 steps
+        expect(matchRule(config, join(root, `${"a".repeat(5_000)}.yaml`), root)?.age).toBe(AGE2)
+        expect(matchRule(config, join(root, "a".repeat(5_000)), root)?.age).toBe(AGE1)
+        // Go-only syntax works as in sops
+        const go = tree({ ".sops.yaml": `creation_rules:\n  - path_regex: (?i)^(?P<env>PROD)/.*\\z\n    age: ${AGE1}\n` })
+        expect(matchRule(loadConfig(join(go, ".sops.yaml")), join(go, "prod/s.yaml"), go)?.age).toBe(AGE1)
+    }, 10_000)
+
+    it("refuses a selection regex Go refuses, with Go's message", async () => {
+        const root = tree({ ".sops.yaml": `creation_rules:\n  - encrypted_regex: (?=data)\n    age: ${AGE1}\n` })
+        await expect(creationRuleFor(loadConfig(join(root, ".sops.yaml")), "a.yaml", root)).rejects.toThrow(
+            "error loading config: invalid encrypted_regex: error parsing regexp: invalid or unsupported Perl syntax: `(?=`",
+        )
     })
 
     it("takes keys from flags, then the environment, in sops' flag order", async () => {
