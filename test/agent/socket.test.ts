@@ -232,3 +232,43 @@ try {
         expect(e.reason).toBe("not-running")
     })
 })
+
+describe("the client sends no passphrase or private key through an unsafe folder", () => {
+    it("refuses unlock, import and generate when the socket's folder is 0777 or someone else's; sends once it is safe", async () => {
+        const d = dir()
+        const folder = path.join(d, "s")
+        const socket = path.join(folder, "agent.sock")
+        const daemon = await runDaemon({ socket, keychain: fileKeychain(d), workers: 0, signals: false, scryptLogN: 10 })
+        const c = await AgentClient.connect(socket)
+        try {
+            const key = await c.generateKey({ type: "age", passphrase: "pw-1234" })
+            expect(key.protected).toBe(true)
+            const identity = execFileSync("age-keygen", { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] })
+            const refusals: unknown[] = []
+            chmodSync(folder, 0o777)
+            refusals.push(await c.unlock("pw-1234").catch((e) => e))
+            refusals.push(await c.importKeys({ text: identity }).catch((e) => e))
+            chmodSync(folder, 0o700)
+            const nobody = uidOf("nobody")
+            chownSync(folder, nobody, nobody)
+            refusals.push(await c.unlock("pw-1234").catch((e) => e))
+            refusals.push(await c.generateKey({ type: "age", passphrase: "pw-1234" }).catch((e) => e))
+            chownSync(folder, process.getuid!(), process.getgid!())
+            for (const e of refusals) {
+                expect(e).toBeInstanceOf(AgentError)
+                expect((e as AgentError).reason).toBe("unsafe-folder")
+                expect((e as AgentError).message).toMatch(/^not sending (a passphrase|a private key) to the agent: agent folder .*(mode 0777|owned by uid)/)
+                expect((e as AgentError).hint).toBeDefined()
+                expect((e as AgentError).message).not.toContain("pw-1234")
+            }
+            // nothing reached the agent: the key is still locked and no key was added
+            expect((await c.status()).keysUnlocked).toBe(0)
+            expect(await c.listKeys()).toHaveLength(1)
+            // control: in the safe folder the same passphrase is sent and unlocks the key
+            expect(await c.unlock("pw-1234")).toEqual([key.id])
+        } finally {
+            c.close()
+            await daemon.stop()
+        }
+    })
+})
