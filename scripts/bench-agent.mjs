@@ -2,7 +2,7 @@
 // P6: agent unwrap under load. A daemon process holds one age key (file keychain in a temp folder); 16 clients
 // (one connection each, one request in flight each) send cached `datakey/unwrap` requests for ~3 s.
 // Prints p50/p99 latency, requests/s and the daemon's peak RSS (VmHWM). Targets: p99 ≤ 2 ms, ≥ 5,000 req/s,
-// ≤ 100 MiB. Runs from the TypeScript sources (bundled with esbuild into node_modules/.cache), no build needed.
+// ≤ 100 MiB. Failed unwraps are counted apart (not in req/s or latency) and make the script exit 1. Runs from the TypeScript sources (bundled with esbuild into node_modules/.cache), no build needed.
 // Usage: node scripts/bench-agent.mjs [--json] [--seconds N] [--clients N] [--window N] [--rate R] [--pgp [--pgp-count N]
 //        [--pgp-batch N] [--pgp-workers 0,1,2,3]]
 //   --pgp  also time uncached RSA-4096 PGP unwraps (the vector key cluster0; default 1,000 entries in batches of
@@ -103,6 +103,9 @@ function threadCpu(pid, base = new Map()) {
     return { total: per.reduce((a, b) => a + b, 0), top: per.slice(0, 3) }
 }
 
+/** Failed unwraps: reported on stderr and turned into exit status 1 (what `npm run bench` checks). */
+const failures = []
+
 const pct = (sorted, p) => sorted[Math.min(sorted.length - 1, Math.floor((sorted.length * p) / 100))]
 
 try {
@@ -128,6 +131,7 @@ try {
     const clients = await Promise.all(Array.from({ length: CLIENTS }, () => m.AgentClient.connect(socket)))
     const latencies = []
     let errors = 0
+    let firstError
     const start = performance.now()
     const end = start + SECONDS * 1000
     // --rate R: each client sends on its own schedule so that all together send R requests/s (latency at a stated
@@ -147,8 +151,12 @@ try {
                     }
                     const t = performance.now()
                     const [r] = await c.unwrap([entries[i++ % entries.length]])
-                    latencies.push(performance.now() - t)
-                    if (!("part" in r)) errors++
+                    // only answered unwraps count towards latency and req/s; a failed one is an error
+                    if ("part" in r) latencies.push(performance.now() - t)
+                    else {
+                        errors++
+                        firstError ??= r.error?.message ?? JSON.stringify(r)
+                    }
                 }
             }),
         ),
@@ -171,6 +179,9 @@ try {
         console.log(`  p50 ${p50.toFixed(3)} ms, p99 ${p99.toFixed(3)} ms (target ≤ 2 ms: ${ok(p99 <= 2)})`)
         console.log(`  ${Math.round(rate)} req/s (target ≥ 5,000: ${ok(rate >= 5000)})`)
         console.log(`  daemon peak RSS ${rss.toFixed(1)} MiB (target ≤ 100 MiB: ${ok(rss <= 100)}); cache entries ${status.cacheEntries}`)
+    }
+    if (errors > 0) {
+        failures.push(`P6: ${errors} of ${errors + latencies.length} unwraps failed (first: ${firstError})`)
     }
 
     // ---- RSA-4096 PGP unwraps, uncached: main thread vs worker pools of several sizes
@@ -199,6 +210,7 @@ try {
             const ms = performance.now() - t
             const cpu = threadCpu(d.pid, cpu0)
             const good = results.flat().filter((r, i) => "part" in r && r.part === parts[i + 1]).length
+            if (good !== N - 1) failures.push(`PGP unwraps (${workers} workers): ${N - 1 - good} of ${N - 1} failed or wrong`)
             const label = workers === 0 ? "main thread" : `${workers} worker thread${workers > 1 ? "s" : ""}`
             console.log(
                 `RSA-4096 PGP unwraps, uncached, ${label}: ${good}/${N - 1} in ${ms.toFixed(0)} ms (${((N - 1) / (ms / 1000)).toFixed(0)}/s; daemon CPU ${cpu.total.toFixed(2)} s, busiest threads ${cpu.top.map((x) => x.toFixed(2)).join(", ")} s)`,
@@ -210,4 +222,8 @@ try {
     }
 } finally {
     rmSync(work, { recursive: true, force: true })
+}
+if (failures.length > 0) {
+    for (const f of failures) process.stderr.write(`bench-agent: ${f}\n`)
+    process.exitCode = 1
 }

@@ -27,7 +27,7 @@ import {
     type WireError,
     type WireKeyEntry,
 } from "./protocol.js"
-import { AgentError, agentPaths, readTokenFile } from "./socket.js"
+import { AgentError, agentPaths, checkSocketDir, readTokenFile } from "./socket.js"
 
 /** Options of {@link AgentClient.connect}. */
 export interface AgentClientOptions {
@@ -170,8 +170,23 @@ export class AgentClient {
         return this.#call(Methods.lock, {})
     }
 
+    /**
+     * Before sending a passphrase or a private key: the socket's folder must be the user's and closed to group and
+     * others (what the agent checks when it starts), or whoever could replace the socket would receive them.
+     * @throws AgentError unsafe-folder
+     */
+    #checkSafeFolder(what: string): void {
+        try {
+            checkSocketDir(agentPaths(this.socket).dir)
+        } catch (e) {
+            if (!(e instanceof AgentError)) throw e
+            throw new AgentError("unsafe-folder", `not sending ${what} to the agent: ${e.message}`, { hint: e.hint })
+        }
+    }
+
     /** `agent/unlock`: one key, or every locked key the passphrase opens. @returns ids unlocked */
     async unlock(passphrase: string, id?: string): Promise<string[]> {
+        this.#checkSafeFolder("a passphrase")
         return (await this.#call(Methods.unlock, id === undefined ? { passphrase } : { id, passphrase })).unlocked
     }
 
@@ -187,11 +202,13 @@ export class AgentClient {
 
     /** `keys/generate`. */
     async generateKey(params: GenerateParams): Promise<KeyInfo> {
+        this.#checkSafeFolder(params.passphrase === undefined ? "a key request" : "a passphrase")
         return (await this.#call(Methods.generate, params)).key
     }
 
     /** `keys/import`. */
     async importKeys(params: ImportParams): Promise<KeyInfo[]> {
+        this.#checkSafeFolder("a private key")
         return (await this.#call(Methods.import, params)).keys
     }
 

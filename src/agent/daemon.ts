@@ -11,7 +11,7 @@ import { Agent, DEFAULT_IDLE_TTL_MS, DEFAULT_MAX_TTL_MS } from "./agent.js"
 import { AgentClient } from "./client.js"
 import { type Keychain, openKeychain } from "./keychain.js"
 import { type AgentServer, startAgentServer } from "./server.js"
-import { AgentError, agentPaths, probeSocket, removeAgentFiles, resolveSocketPath } from "./socket.js"
+import { AgentError, agentPaths, probeSocket, removeAgentFiles, resolveSocketPath, withStartLock } from "./socket.js"
 import { RsaPool } from "./workers.js"
 
 /** Options of {@link runDaemon}. */
@@ -207,7 +207,12 @@ export async function stopDaemon(
         client = await AgentClient.connect(socket)
     } catch (e) {
         if (e instanceof AgentError && e.reason === "not-running") {
-            if ((await probeSocket(socket).catch(() => "absent")) === "stale") removeAgentFiles(agentPaths(socket))
+            // under the start lock: a stale socket is not removed while an agent starting now replaces it
+            if ((await probeSocket(socket).catch(() => "absent")) === "stale") {
+                await withStartLock(socket, async () => {
+                    if ((await probeSocket(socket).catch(() => "absent")) === "stale") removeAgentFiles(agentPaths(socket))
+                }).catch(() => {})
+            }
             return { wasRunning: false }
         }
         throw e

@@ -23,11 +23,16 @@ import {
 } from "./protocol.js"
 import {
     AgentError,
+    type AgentFilesOwner,
     type AgentPaths,
     agentPaths,
+    checkSocketPath,
+    ensureSocketDir,
     listenOnSocket,
     prepareSocket,
     removeAgentFiles,
+    socketInode,
+    withStartLock,
     writePidFile,
     writeTokenFile,
 } from "./socket.js"
@@ -70,11 +75,14 @@ export class AgentServer {
     readonly #helloTimeoutMs: number
     readonly #onStop: () => void
     readonly #clients = new Set<WebSocket>()
+    readonly #owner: AgentFilesOwner
     #closing: Promise<void> | undefined
 
     /** @internal use {@link startAgentServer} */
-    constructor(options: AgentServerOptions, http: HttpServer, wss: WebSocketServer, token: string) {
+    constructor(options: AgentServerOptions, http: HttpServer, wss: WebSocketServer, owner: AgentFilesOwner) {
         this.paths = agentPaths(options.socket)
+        this.#owner = owner
+        const token = owner.token
         this.agent = options.agent
         this.#http = http
         this.#wss = wss
@@ -244,7 +252,7 @@ export class AgentServer {
                 this.#http.closeAllConnections()
             }, 500)
             this.agent.close()
-            removeAgentFiles(this.paths)
+            removeAgentFiles(this.paths, this.#owner) // only if still ours
             await httpClosed
             clearTimeout(cut)
         })()
@@ -259,24 +267,30 @@ export class AgentServer {
  */
 export async function startAgentServer(options: AgentServerOptions): Promise<AgentServer> {
     const paths = agentPaths(options.socket)
-    await prepareSocket(paths.socket)
-    const http = createServer((_req, res) => {
-        res.writeHead(426, { "content-type": "text/plain" })
-        res.end("kubectl-sops agent: WebSocket only\n")
-    })
-    http.on("clientError", (_e, socket) => socket.destroy())
-    const wss = new WebSocketServer({ server: http, maxPayload: options.maxPayload ?? MAX_REQUEST_BYTES, perMessageDeflate: false })
-    wss.on("error", () => {})
-    try {
-        await listenOnSocket(http, paths.socket)
-    } catch (e) {
-        if ((e as NodeJS.ErrnoException).code === "EADDRINUSE") {
-            throw new AgentError("already-running", `an agent is already running on ${paths.socket}`, { cause: e })
+    checkSocketPath(paths.socket)
+    ensureSocketDir(paths.dir)
+    // probe, stale-socket removal and bind under the start lock: of concurrent starts, one binds, the others
+    // then find it live
+    return withStartLock(paths.socket, async () => {
+        await prepareSocket(paths.socket)
+        const http = createServer((_req, res) => {
+            res.writeHead(426, { "content-type": "text/plain" })
+            res.end("kubectl-sops agent: WebSocket only\n")
+        })
+        http.on("clientError", (_e, socket) => socket.destroy())
+        const wss = new WebSocketServer({ server: http, maxPayload: options.maxPayload ?? MAX_REQUEST_BYTES, perMessageDeflate: false })
+        wss.on("error", () => {})
+        try {
+            await listenOnSocket(http, paths.socket)
+        } catch (e) {
+            if ((e as NodeJS.ErrnoException).code === "EADDRINUSE") {
+                throw new AgentError("already-running", `an agent is already running on ${paths.socket}`, { cause: e })
+            }
+            throw e
         }
-        throw e
-    }
-    // the socket is ours now: the token and pid files beside it are too
-    const token = writeTokenFile(paths.token)
-    writePidFile(paths.pid)
-    return new AgentServer(options, http, wss, token)
+        // the socket is ours now: the token and pid files beside it are too
+        const token = writeTokenFile(paths.token)
+        writePidFile(paths.pid)
+        return new AgentServer(options, http, wss, { socketIno: socketInode(paths.socket), token })
+    })
 }

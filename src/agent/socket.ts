@@ -3,7 +3,7 @@
  * socket created 0600 under a umask (no chmod gap), stale-socket detection, the token and pid files beside it.
  */
 import { randomBytes } from "node:crypto"
-import { closeSync, lstatSync, mkdirSync, openSync, readFileSync, unlinkSync, writeSync } from "node:fs"
+import { closeSync, linkSync, lstatSync, mkdirSync, openSync, readFileSync, renameSync, statSync, unlinkSync, writeSync } from "node:fs"
 import { connect, type Server } from "node:net"
 import path from "node:path"
 import { ErrorKind, KsopsError } from "../errors.js"
@@ -58,19 +58,25 @@ export function resolveSocketPath(
     return path.join(homeDir, ".kubectl-sops", SOCKET_NAME)
 }
 
-/** The files of one agent: its socket, and beside it the token and pid files. */
+/** The files of one agent: its socket, and beside it the token, pid and start-lock files. */
 export interface AgentPaths {
     socket: string
     dir: string
     token: string
     pid: string
+    /** Held (created O_EXCL, holding the starter's pid) while an agent probes and binds the socket. */
+    lock: string
 }
 
-/** Paths of the files beside a socket: `agent.sock` → `agent.token`, `agent.pid` (other names: `<name>.token`). */
+/**
+ * Paths of the files beside a socket: `agent.sock` → `agent.token`, `agent.pid`, `agent.lock` (other names:
+ * `<name>.token`, …).
+ */
 export function agentPaths(socket: string): AgentPaths {
     const dir = path.dirname(socket)
     const base = path.basename(socket).replace(/\.sock$/, "")
-    return { socket, dir, token: path.join(dir, `${base}.token`), pid: path.join(dir, `${base}.pid`) }
+    const beside = (ext: string) => path.join(dir, `${base}.${ext}`)
+    return { socket, dir, token: beside("token"), pid: beside("pid"), lock: beside("lock") }
 }
 
 /** @throws AgentError bad-path when the path does not fit in a sockaddr_un. */
@@ -177,6 +183,116 @@ export async function prepareSocket(socket: string): Promise<void> {
     if (state === "stale") unlinkSync(socket)
 }
 
+/** Whether a process runs (EPERM: it does, as another user). */
+function processAlive(pid: number): boolean {
+    if (pid === process.pid) return true
+    try {
+        process.kill(pid, 0)
+        return true
+    } catch (e) {
+        return (e as NodeJS.ErrnoException).code === "EPERM"
+    }
+}
+
+/** A lock file with no pid this long after it was created is left over from a crash. */
+const EMPTY_LOCK_GRACE_MS = 5000
+
+/** Options of {@link withStartLock}. */
+export interface StartLockOptions {
+    /** Give up after this long (default 15 s). */
+    timeoutMs?: number
+    /** Poll period while another process holds the lock (default 20 ms). */
+    pollMs?: number
+}
+
+/** Try to take the lock once. @returns the release function, or undefined when another process holds it */
+function tryLock(lock: string, stamp: string): (() => void) | undefined {
+    let fd: number
+    try {
+        fd = openSync(lock, "wx", 0o600)
+    } catch (e) {
+        if ((e as NodeJS.ErrnoException).code === "EEXIST") return undefined
+        throw new AgentError("start-failed", `cannot create the agent start lock ${lock}: ${(e as Error).message}`, { cause: e })
+    }
+    try {
+        writeSync(fd, stamp)
+    } finally {
+        closeSync(fd)
+    }
+    return () => {
+        // only our own lock: a stale-lock breaker may have replaced it meanwhile
+        try {
+            if (readFileSync(lock, "utf8") === stamp) unlinkSync(lock)
+        } catch {}
+    }
+}
+
+/**
+ * Remove the lock when its holder is gone (its pid does not run, or it never wrote one). Atomic against other
+ * breakers: the lock is renamed away first, then put back if what was taken turns out to be a live one.
+ */
+function breakStaleLock(lock: string, now: number): void {
+    let text: string
+    let mtimeMs: number
+    try {
+        text = readFileSync(lock, "utf8")
+        mtimeMs = statSync(lock).mtimeMs
+    } catch {
+        return // released meanwhile
+    }
+    const pid = Number.parseInt(text, 10)
+    const stale = Number.isSafeInteger(pid) && pid > 0 ? !processAlive(pid) : now - mtimeMs > EMPTY_LOCK_GRACE_MS
+    if (!stale) return
+    const taken = `${lock}.${process.pid}.${randomBytes(4).toString("hex")}.stale`
+    try {
+        renameSync(lock, taken)
+    } catch {
+        return // another breaker was first
+    }
+    try {
+        if (readFileSync(taken, "utf8") !== text) {
+            // a live holder's lock was taken by mistake (it replaced the stale one in between): give it back
+            try {
+                linkSync(taken, lock)
+            } catch {}
+        }
+    } finally {
+        try {
+            unlinkSync(taken)
+        } catch {}
+    }
+}
+
+/**
+ * Run `run` while holding the socket's start lock (`agent.lock` beside it, created O_EXCL with our pid), so that
+ * probing, removing a stale socket and binding are one step for concurrent starts: the second start finds the
+ * first agent live. A lock whose process is gone is broken. The folder must have been checked before.
+ * @throws AgentError start-failed when the lock stays held longer than the timeout
+ */
+export async function withStartLock<T>(socket: string, run: () => Promise<T>, options: StartLockOptions = {}): Promise<T> {
+    const { lock } = agentPaths(socket)
+    const stamp = `${process.pid} ${randomBytes(8).toString("hex")}\n`
+    const timeoutMs = options.timeoutMs ?? 15_000
+    const deadline = Date.now() + timeoutMs
+    let release = tryLock(lock, stamp)
+    while (release === undefined) {
+        breakStaleLock(lock, Date.now())
+        release = tryLock(lock, stamp)
+        if (release !== undefined) break
+        if (Date.now() > deadline) {
+            throw new AgentError("start-failed", `another agent start has held ${lock} for more than ${timeoutMs} ms`, {
+                hint: `if no agent is starting, remove ${lock}`,
+            })
+        }
+        await new Promise((r) => setTimeout(r, options.pollMs ?? 20))
+    }
+    try {
+        return await run()
+    } finally {
+        release()
+    }
+}
+
 /**
  * `server.listen(socket)` with the umask set to 0177, so the socket is created 0600 with no chmod gap.
  * Resolves once listening.
@@ -251,11 +367,41 @@ export function readPidFile(file: string): number | undefined {
     }
 }
 
-/** Remove the agent's files (socket, token, pid), ignoring missing ones. */
-export function removeAgentFiles(paths: AgentPaths): void {
-    for (const f of [paths.socket, paths.token, paths.pid]) {
+/** What identifies one agent's files: the socket's inode and the token it wrote. */
+export interface AgentFilesOwner {
+    socketIno: number
+    token: string
+}
+
+/** The inode of the socket file (after listening), for {@link removeAgentFiles}. */
+export function socketInode(socket: string): number {
+    return lstatSync(socket).ino
+}
+
+/**
+ * Remove the agent's files (socket, token, pid), ignoring missing ones. With `owner`, only files that are still
+ * this agent's: a socket with another inode, or another token, belongs to an agent started since (left alone).
+ */
+export function removeAgentFiles(paths: AgentPaths, owner?: AgentFilesOwner): void {
+    if (owner !== undefined) {
+        let ours = false
         try {
-            unlinkSync(f)
+            ours = lstatSync(paths.socket).ino === owner.socketIno
         } catch {}
+        if (ours) unlinkQuiet(paths.socket)
+        let tokenOurs = false
+        try {
+            tokenOurs = readFileSync(paths.token, "utf8").trim() === owner.token
+        } catch {}
+        if (tokenOurs) unlinkQuiet(paths.token)
+        if (readPidFile(paths.pid) === process.pid) unlinkQuiet(paths.pid)
+        return
     }
+    for (const f of [paths.socket, paths.token, paths.pid]) unlinkQuiet(f)
+}
+
+function unlinkQuiet(file: string): void {
+    try {
+        unlinkSync(file)
+    } catch {}
 }

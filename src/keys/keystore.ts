@@ -20,7 +20,7 @@ import {
     x25519PrivateKey,
     x25519RawPublic,
 } from "./age-format.js"
-import { type RsaMaterial, rsaKeyObject } from "./pgp-openpgp.js"
+import { type RsaMaterial, rejectionSecret, rsaKeyObject } from "./pgp-openpgp.js"
 
 /** The kinds of keys the agent keeps. */
 export type StoredKeyType = "age" | "age-pq" | "pgp"
@@ -79,6 +79,8 @@ export interface PgpRsaKey {
     readonly privateKey: KeyObject
     /** Modulus length in bytes. */
     readonly modulusBytes: number
+    /** Implicit-rejection secret derived from the private exponent (see `rejectionSecret`; zeroed by wipe). */
+    readonly rejectionSecret: Uint8Array
 }
 
 /** Unlocked PGP key. */
@@ -357,12 +359,14 @@ export function pgpMaterial(key: PrivateKey): PgpMaterial {
         const packet = k.keyPacket as unknown as RsaMaterial & { algorithm: number }
         if (packet.algorithm !== 1 && packet.algorithm !== 2) continue
         const privateKey = rsaKeyObject(packet)
-        if (privateKey === null) continue
+        const d = packet.privateParams?.d
+        if (privateKey === null || d === undefined) continue
         rsa.push({
             keyId: keyIdHex(k),
             fingerprint: k.getFingerprint().toUpperCase(),
             privateKey,
             modulusBytes: Math.ceil((privateKey.asymmetricKeyDetails?.modulusLength ?? 0) / 8),
+            rejectionSecret: rejectionSecret(d),
         })
     }
     // encryption subkeys first: that is where gpg and openpgp.js encrypt to
@@ -388,7 +392,10 @@ async function unlockPgp(k: StoredKey, passphrase: string | undefined): Promise<
         }
     }
     const material = pgpMaterial(key)
-    return makeUnlocked(k, material, () => (key as unknown as { clearPrivateParams(): void }).clearPrivateParams())
+    return makeUnlocked(k, material, () => {
+        for (const r of material.rsa) r.rejectionSecret.fill(0)
+        ;(key as unknown as { clearPrivateParams(): void }).clearPrivateParams()
+    })
 }
 
 /**

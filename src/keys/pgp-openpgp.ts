@@ -1,10 +1,20 @@
 /**
  * The openpgp.js side of the PGP provider (imported lazily: openpgp.js costs ~90 ms to load).
  * Writes SEIPD v1 + MDC messages (what GnuPG 2.2/2.4 and sops read) with sops' armor (64 columns, CRC24,
- * no trailing newline). RSA session keys are unwrapped with node:crypto (raw RSA + constant-time PKCS#1 v1.5
- * unpadding), which is much faster than openpgp.js' pure-JS fallback on Node ≥ 20.
+ * no trailing newline). RSA session keys are unwrapped with node:crypto (raw RSA, then a branch-free PKCS#1 v1.5
+ * decoding with implicit rejection: {@link decodeSessionKey}), which is much faster than openpgp.js' pure-JS
+ * fallback on Node ≥ 20. Node 20 refuses RSA_PKCS1_PADDING decryption (the Marvin attack); raw RSA plus implicit
+ * rejection is the remedy OpenSSL 3.2 and the IETF draft on RSA guidance describe.
  */
-import { type KeyObject, constants, createPrivateKey, privateDecrypt, randomBytes } from "node:crypto"
+import {
+    type KeyObject,
+    constants,
+    createHash,
+    createHmac,
+    createPrivateKey,
+    privateDecrypt,
+    randomBytes,
+} from "node:crypto"
 import type { Key, PrivateKey } from "openpgp"
 import type { KeyContext } from "./provider.js"
 
@@ -175,30 +185,110 @@ export function rsaKeyObject(m: RsaMaterial): KeyObject | null {
 }
 
 /**
- * PKCS#1 v1.5 type 2 unpadding of the raw RSA result, then OpenPGP's session-key framing
- * (algorithm byte, key, 2-byte checksum). Branch-free over the padding; returns null if malformed.
+ * The one error text for every failure after the RSA private-key operation of a PGP session key: bad PKCS#1
+ * padding, bad session-key checksum, unknown algorithm and a bad MDC are indistinguishable (implicit rejection).
  */
-export function unpadSessionKey(em: Uint8Array): { algorithm: number; key: Uint8Array } | null {
+export const PGP_DECRYPTION_FAILED = "decryption failed (wrong key, or the message was modified)"
+
+/**
+ * The implicit-rejection secret of an RSA private key: SHA-256 over the private exponent d (big-endian, as
+ * stored). Keyed with it, {@link decodeSessionKey} derives a substitute session key from the ciphertext.
+ */
+export function rejectionSecret(d: Uint8Array): Uint8Array {
+    return new Uint8Array(createHash("sha256").update("kubectl-sops pkcs1 implicit rejection\0").update(d).digest())
+}
+
+/** Session-key framings an OpenPGP v3 PKESK may carry: algorithm id and key length (bytes). */
+const FRAMINGS: readonly { algorithm: number; length: number }[] = [
+    { algorithm: 9, length: 32 }, // AES-256
+    { algorithm: 8, length: 24 }, // AES-192
+    { algorithm: 7, length: 16 }, // AES-128
+    { algorithm: 2, length: 24 }, // TripleDES
+    { algorithm: 3, length: 16 }, // CAST5
+]
+/** What a substitute session key uses (the ciphers the fast path decrypts itself). */
+const SYNTHETIC: readonly { algorithm: number; length: number }[] = FRAMINGS.slice(0, 3)
+
+/** 1 when a === b, else 0, without a branch (a, b small non-negative integers). */
+function ctEq(a: number, b: number): number {
+    return (((a ^ b) - 1) >>> 31) & 1
+}
+
+/** 1 when a < b, else 0, without a branch (a, b small non-negative integers). */
+function ctLt(a: number, b: number): number {
+    return ((a - b) >>> 31) & 1
+}
+
+/**
+ * PKCS#1 v1.5 type 2 decoding of the raw RSA result `em`, then OpenPGP's session-key framing (algorithm byte, key,
+ * 2-byte checksum), with implicit rejection: when anything is wrong, a substitute session key derived from
+ * `secret` (see {@link rejectionSecret}) and the ciphertext is returned instead, so that the failure shows only
+ * at the integrity check (MDC) with {@link PGP_DECRYPTION_FAILED}, as with any wrong key. Never throws, never
+ * returns early: the work over `em` is branch-free (fixed loops, masks), whatever the padding holds.
+ * @param ciphertext the RSA ciphertext, left-padded to the modulus length (what was decrypted)
+ */
+export function decodeSessionKey(
+    em: Uint8Array,
+    ciphertext: Uint8Array,
+    secret: Uint8Array,
+): { algorithm: number; key: Uint8Array } {
+    const n = em.length
+    // the substitute: HMAC-SHA256(HMAC-SHA256(secret, ciphertext), label ‖ i)
+    const kdk = createHmac("sha256", secret).update(ciphertext).digest()
+    const stream = Buffer.concat([
+        createHmac("sha256", kdk).update("session key\0\x01").digest(),
+        createHmac("sha256", kdk).update("session key\0\x02").digest(),
+    ])
+    kdk.fill(0)
+    const pick = SYNTHETIC[stream[32] % SYNTHETIC.length]
+
+    // padding: 0x00 0x02, at least 8 non-zero bytes, the first zero separator
     let bad = em[0] | (em[1] ^ 2)
     let sep = 0
     let found = 0
-    for (let i = 2; i < em.length; i++) {
-        const isZero = ((em[i] - 1) >>> 31) & 1 // 1 iff em[i] === 0
+    for (let i = 2; i < n; i++) {
+        const isZero = ctEq(em[i], 0)
         const first = isZero & (found ^ 1)
         sep = (sep & -(first ^ 1)) | (i & -first)
         found |= isZero
     }
-    bad |= found ^ 1
-    bad |= ((sep - 10) >>> 31) & 1 // at least 8 padding bytes
-    if (bad !== 0) return null
-    const m = em.subarray(sep + 1)
-    if (m.length < 4) return null
-    const key = m.subarray(1, m.length - 2)
-    let sum = 0
-    for (const b of key) sum = (sum + b) & 0xffff
-    const check = (m[m.length - 2] << 8) | m[m.length - 1]
-    if (sum !== check) return null
-    return { algorithm: m[0], key: new Uint8Array(key) }
+    const padOk = ctEq(bad, 0) & found & (ctLt(sep, 10) ^ 1)
+    bad = 0
+
+    // each framing fixes where the separator must be; positions depend on n only
+    const received = (em[n - 2] << 8) | em[n - 1]
+    const masks: number[] = []
+    let valid = 0
+    for (const f of FRAMINGS) {
+        const at = n - (f.length + 3) // index of the algorithm byte
+        if (at - 1 < 10) {
+            masks.push(0)
+            continue
+        }
+        let sum = 0
+        for (let j = 0; j < f.length; j++) sum = (sum + em[at + 1 + j]) & 0xffff
+        const ok = padOk & ctEq(sep, at - 1) & ctEq(em[at], f.algorithm) & ctEq(sum, received)
+        masks.push(-ok & 0xff)
+        valid |= ok
+    }
+    const synth = -(valid ^ 1) & 0xff
+
+    const key = Buffer.alloc(32)
+    let algorithm = synth & pick.algorithm
+    let length = synth & pick.length
+    for (let j = 0; j < 32; j++) key[j] = synth & stream[j]
+    FRAMINGS.forEach((f, c) => {
+        const m = masks[c]
+        const at = n - (f.length + 3)
+        algorithm |= m & f.algorithm
+        length |= m & f.length
+        if (at - 1 < 10) return
+        for (let j = 0; j < f.length; j++) key[j] |= m & em[at + 1 + j]
+    })
+    stream.fill(0)
+    const out = new Uint8Array(key.subarray(0, length))
+    key.fill(0)
+    return { algorithm, key: out }
 }
 
 /** OpenPGP symmetric algorithm ids → openpgp.js / node:crypto names. */
@@ -223,13 +313,15 @@ export async function decryptWithKeyFiles(
     )
     if (candidates.length === 0) return null
 
-    // fast path: RSA PKESK unwrapped with node:crypto
+    // fast path: RSA PKESK unwrapped with node:crypto, with implicit rejection (decodeSessionKey): a bad padding
+    // and a bad MDC end in the same error
     const pkesks = message.packets.filterByTag(pgp.enums.packet.publicKeyEncryptedSessionKey) as unknown as {
         publicKeyID: { equals(o: unknown): boolean }
         publicKeyAlgorithm: number
         version: number
         encrypted?: { c?: Uint8Array }
     }[]
+    const sessionKeys: { data: Uint8Array; algorithm: string }[] = []
     for (const pk of pkesks) {
         if (pk.version !== 3 || pk.publicKeyAlgorithm !== pgp.enums.publicKey.rsaEncryptSign) continue
         const c = pk.encrypted?.c
@@ -237,28 +329,46 @@ export async function decryptWithKeyFiles(
         for (const key of candidates) {
             for (const sub of [key, ...key.subkeys]) {
                 if (!pk.publicKeyID.equals(sub.getKeyID())) continue
-                const rsa = rsaKeyObject(sub.keyPacket as unknown as RsaMaterial)
-                if (rsa === null) continue
+                const material = sub.keyPacket as unknown as RsaMaterial
+                const rsa = rsaKeyObject(material)
+                const d = material.privateParams?.d
+                if (rsa === null || d === undefined) continue
                 const modLen = Math.ceil((rsa.asymmetricKeyDetails?.modulusLength ?? 0) / 8)
+                if (c.length > modLen) continue
                 const padded = Buffer.alloc(modLen)
                 Buffer.from(c).copy(padded, modLen - c.length)
                 let em: Buffer
                 try {
                     em = privateDecrypt({ key: rsa, padding: constants.RSA_NO_PADDING }, padded)
                 } catch {
-                    continue
+                    continue // the ciphertext is not below the modulus (public knowledge)
                 }
-                const sk = unpadSessionKey(em)
-                const algorithm = sk === null ? undefined : SYMMETRIC[sk.algorithm]
-                if (sk === null || algorithm === undefined) continue
-                const result = await pgp.decrypt({
-                    message,
-                    sessionKeys: { data: sk.key, algorithm: algorithm as "aes256" },
-                    format: "binary",
-                })
-                return result.data as Uint8Array
+                const secret = rejectionSecret(d)
+                const sk = decodeSessionKey(em, padded, secret)
+                em.fill(0)
+                secret.fill(0)
+                sessionKeys.push({ data: sk.key, algorithm: SYMMETRIC[sk.algorithm] })
             }
         }
+    }
+    if (sessionKeys.length > 0) {
+        try {
+            for (const sk of sessionKeys) {
+                try {
+                    const result = await pgp.decrypt({
+                        message: await pgp.readMessage({ armoredMessage: enc }),
+                        sessionKeys: { data: sk.data, algorithm: sk.algorithm as "aes256" },
+                        format: "binary",
+                    })
+                    return result.data as Uint8Array
+                } catch {
+                    // the next candidate, or the one error below
+                }
+            }
+        } finally {
+            for (const sk of sessionKeys) sk.data.fill(0)
+        }
+        throw new Error(PGP_DECRYPTION_FAILED)
     }
 
     const result = await pgp.decrypt({ message, decryptionKeys: candidates, format: "binary" })

@@ -3,7 +3,8 @@
  *
  * age: X25519 stanzas natively on node:crypto; hybrid post-quantum stanzas through `age-encryption`.
  * pgp: the message is parsed here (PKESK v3 + SEIPD v1 with MDC, as GnuPG and sops write it): the RSA session
- * key is decrypted by OpenSSL (raw RSA + constant-time PKCS#1 v1.5 unpadding), the SEIPD with AES-CFB, the MDC
+ * key is decrypted by OpenSSL (raw RSA), decoded branch-free with implicit rejection (a bad padding yields a
+ * substitute key, so it fails at the MDC like any wrong key, with the same error), the SEIPD with AES-CFB, the MDC
  * (SHA-1) checked in constant time, the literal packet read (inflating ZIP/ZLIB compression, as gpg writes by
  * default). Anything else (ECDH keys, SEIPD v2, BZip2, odd packets) goes through openpgp.js.
  */
@@ -28,7 +29,7 @@ import {
     type X25519Material,
     displayId,
 } from "./keystore.js"
-import { SYMMETRIC, unpadSessionKey } from "./pgp-openpgp.js"
+import { PGP_DECRYPTION_FAILED, SYMMETRIC, decodeSessionKey } from "./pgp-openpgp.js"
 
 /** Largest data we inflate from a compressed packet (a data key is 32 bytes). */
 const MAX_INFLATED = 1024 * 1024
@@ -314,7 +315,9 @@ async function unwrapPgp(enc: string, key: UnlockedKey, m: PgpMaterial, rsaDecry
     if (mine.length === 0) return null
     const seipd = packets.find((p) => p.tag === 18)
 
-    let sessionKey: { data: Uint8Array; algorithm: string } | undefined
+    // every RSA candidate yields a session key (the real one, or with bad padding a substitute): the integrity
+    // check (MDC, or openpgp.js for what the fast path does not read) decides, with one error for all failures
+    const sessionKeys: { data: Uint8Array; algorithm: string }[] = []
     let slowOnly = seipd === undefined || seipd.body[0] !== 1
     for (const pk of mine) {
         if (pk.algorithm !== 1 && pk.algorithm !== 2) {
@@ -331,45 +334,69 @@ async function unwrapPgp(enc: string, key: UnlockedKey, m: PgpMaterial, rsaDecry
                 em = rsaDecrypt === undefined ? rsaHere(rsa, padded) : await rsaDecrypt(rsa, padded)
             } catch {
                 if (key.wiped) throw fail(key, "the key was locked")
-                continue
+                continue // the ciphertext is not below the modulus (public knowledge)
+            }
+            if (key.wiped) {
+                em.fill(0)
+                throw fail(key, "the key was locked")
             }
             if (em.length !== rsa.modulusBytes) {
                 em.fill(0)
                 continue
             }
-            const sk = unpadSessionKey(em)
+            const sk = decodeSessionKey(em, padded, rsa.rejectionSecret)
             em.fill(0)
-            const algorithm = sk === null ? undefined : SYMMETRIC[sk.algorithm]
-            if (sk !== null && algorithm !== undefined) {
-                sessionKey = { data: sk.key, algorithm }
-                break
-            }
-            sk?.key.fill(0)
+            sessionKeys.push({ data: sk.key, algorithm: SYMMETRIC[sk.algorithm] })
         }
-        if (sessionKey !== undefined) break
         if (candidates.length === 0) slowOnly = true
     }
-    if (sessionKey === undefined && !slowOnly) throw fail(key, "the session key does not decrypt (wrong key or corrupt message)")
+    const wipeAll = () => {
+        for (const sk of sessionKeys) sk.data.fill(0)
+    }
+    if (sessionKeys.length === 0 && !slowOnly) throw fail(key, PGP_DECRYPTION_FAILED)
 
-    if (sessionKey !== undefined && !slowOnly && seipd !== undefined) {
-        try {
-            const inner = openSeipd(seipd.body, sessionKey.algorithm, sessionKey.data)
-            const out = literalData(readPackets(inner))
-            inner.fill(0)
-            sessionKey.data.fill(0)
-            return out
-        } catch (e) {
-            if (!(e instanceof FastPathUnavailable)) {
-                sessionKey.data.fill(0)
-                throw fail(key, (e as Error).message)
+    try {
+        let fastPath = !slowOnly && seipd !== undefined
+        if (fastPath) {
+            for (const sk of sessionKeys) {
+                let inner: Uint8Array
+                try {
+                    inner = openSeipd(seipd!.body, sk.algorithm, sk.data)
+                } catch (e) {
+                    if (e instanceof FastPathUnavailable) {
+                        fastPath = false
+                        break
+                    }
+                    continue // the integrity check failed: the next candidate, or the one error below
+                }
+                try {
+                    return literalData(readPackets(inner))
+                } catch (e) {
+                    if (!(e instanceof FastPathUnavailable)) throw fail(key, (e as Error).message)
+                    fastPath = false
+                    break
+                } finally {
+                    inner.fill(0)
+                }
+            }
+            if (fastPath) throw fail(key, PGP_DECRYPTION_FAILED)
+        }
+        if (sessionKeys.length === 0) {
+            try {
+                return await openpgpDecrypt(enc, m)
+            } catch (e) {
+                throw fail(key, (e as Error).message, e)
             }
         }
-    }
-    try {
-        return await openpgpDecrypt(enc, m, sessionKey)
-    } catch (e) {
-        throw fail(key, (e as Error).message, e)
+        for (const sk of sessionKeys) {
+            try {
+                return await openpgpDecrypt(enc, m, sk)
+            } catch {
+                // the next candidate, or the one error below
+            }
+        }
+        throw fail(key, PGP_DECRYPTION_FAILED)
     } finally {
-        sessionKey?.data.fill(0)
+        wipeAll()
     }
 }

@@ -3,7 +3,7 @@ import { chmodSync, readFileSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { UsageError } from "../../src/errors.js"
-import { armorMessage, unpadSessionKey } from "../../src/keys/pgp-openpgp.js"
+import { armorMessage, decodeSessionKey } from "../../src/keys/pgp-openpgp.js"
 import { pgpProvider } from "../../src/keys/pgp.js"
 import { extractEncBlocks, isolatedContext, killGpgAgents, tempDir, VECTORS } from "./helpers.js"
 
@@ -144,19 +144,25 @@ describe("pgp helpers", () => {
         const armored = armorMessage(data).replace("PGP MESSAGE", "PGP ARMORED FILE").replace("PGP MESSAGE", "PGP ARMORED FILE")
         expect(gpg(["--dearmor"], armored).equals(Buffer.from(data))).toBe(true)
     })
-    it("unpads PKCS#1 v1.5 session keys and rejects bad padding/checksums", () => {
+    it("decodes PKCS#1 v1.5 session keys; bad padding/checksums give a deterministic substitute key", () => {
         const key = Buffer.alloc(32, 7)
         const sum = (32 * 7) & 0xffff
         const m = Buffer.concat([Buffer.from([9]), key, Buffer.from([sum >> 8, sum & 0xff])])
         const em = Buffer.concat([Buffer.from([0, 2]), Buffer.alloc(20, 0x55), Buffer.from([0]), m])
-        expect(unpadSessionKey(em)).toEqual({ algorithm: 9, key: new Uint8Array(key) })
+        const ct = Buffer.alloc(em.length, 0x33)
+        const secret = Buffer.alloc(32, 1)
+        expect(decodeSessionKey(em, ct, secret)).toEqual({ algorithm: 9, key: new Uint8Array(key) })
         const badChecksum = Buffer.from(em)
         badChecksum[badChecksum.length - 1] ^= 1
-        expect(unpadSessionKey(badChecksum)).toBeNull()
         const shortPad = Buffer.concat([Buffer.from([0, 2]), Buffer.alloc(5, 0x55), Buffer.from([0]), m])
-        expect(unpadSessionKey(shortPad)).toBeNull()
         const badType = Buffer.from(em)
         badType[1] = 1
-        expect(unpadSessionKey(badType)).toBeNull()
+        for (const bad of [badChecksum, shortPad, badType]) {
+            const c = Buffer.alloc(bad.length, 0x33)
+            const sk = decodeSessionKey(bad, c, secret)
+            expect([7, 8, 9]).toContain(sk.algorithm)
+            expect(Buffer.from(sk.key).equals(key)).toBe(false)
+            expect(decodeSessionKey(bad, c, secret)).toEqual(sk) // deterministic per key and ciphertext
+        }
     })
 })

@@ -1,12 +1,15 @@
 import { execFileSync } from "node:child_process"
+import { constants, createPublicKey, publicEncrypt, randomBytes } from "node:crypto"
 import { chmodSync, readFileSync } from "node:fs"
 import { join } from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { Agent } from "../../src/agent/agent.js"
+import type { Keychain } from "../../src/agent/keychain.js"
 import { KsopsError } from "../../src/errors.js"
 import { importKeys } from "../../src/keys/keyfile.js"
-import { type StoredKey, type UnlockedKey, unlockKey } from "../../src/keys/keystore.js"
+import { type StoredKey, type UnlockedKey, storedKeyToJson, unlockKey } from "../../src/keys/keystore.js"
 import { LocalKeyService } from "../../src/keys/local.js"
-import { encryptWithKeyFiles } from "../../src/keys/pgp-openpgp.js"
+import { PGP_DECRYPTION_FAILED, decryptWithKeyFiles, encryptWithKeyFiles } from "../../src/keys/pgp-openpgp.js"
 import { dearmorPgpMessage, readPackets, unwrapWith } from "../../src/keys/unwrap.js"
 import { metadataFromTree } from "../../src/sops/metadata.js"
 import type { KeyEntry } from "../../src/sops/keys.js"
@@ -21,6 +24,18 @@ const EXPECTED = JSON.parse(readFileSync(join(VECTORS, "sops-repo/EXPECTED.json"
 function entriesOf(path: string): KeyEntry[][] {
     const file = storeFor("yaml").loadEncrypted(readFileSync(path))
     return metadataFromTree(file.metadata).keyGroups.map((g) => [...g])
+}
+
+/** An in-memory keychain holding these keys. */
+function memoryKeychain(keys: StoredKey[]): Keychain {
+    const m = new Map(keys.map((k) => [k.id, storedKeyToJson(k)]))
+    return {
+        description: "memory",
+        list: async () => [...m.keys()],
+        get: async (id) => m.get(id),
+        set: async (id, v) => void m.set(id, v),
+        delete: async (id) => m.delete(id),
+    }
 }
 
 let stored: StoredKey[]
@@ -158,23 +173,121 @@ describe("unwrapWith on GnuPG output", () => {
         await expect(unwrapWith({ type: "pgp", params: { fp: k.id }, enc }, k)).rejects.toThrow(/locked/)
     })
 
-    it("unwraps an RSA-4096 data key in a few milliseconds (openpgp.js-written, as kubectl-sops writes them)", async () => {
+    it("unwraps openpgp.js-written RSA-4096 data keys (as kubectl-sops writes them; speed: npm run bench -- --only P5)", async () => {
         const k = cluster0()
         const files = [{ path: "cluster0.pub.asc", text: readFileSync(join(KEYS, "cluster0.pub.asc"), "utf8") }]
-        const entries: KeyEntry[] = []
-        for (let i = 0; i < 200; i++) {
+        for (let i = 0; i < 5; i++) {
             const enc = (await encryptWithKeyFiles(files, k.id, part))!
-            entries.push({ type: "pgp", params: { fp: k.id }, enc })
+            const out = await unwrapWith({ type: "pgp", params: { fp: k.id }, enc }, k)
+            expect(Buffer.from(out!).equals(part)).toBe(true)
         }
-        for (const e of entries.slice(0, 10)) await unwrapWith(e, k) // warm up
-        const t0 = process.hrtime.bigint()
-        for (const e of entries) {
-            const out = await unwrapWith(e, k)
-            expect(out![0]).toBe(0x00)
+    })
+})
+
+describe("PKCS#1 v1.5 implicit rejection (PGP session keys)", () => {
+    const cluster0 = () => unlocked.find((k) => k.id === "EE1E8CF37CFC50776EF383589CC3EF7A23419576")!
+    const part = Buffer.from("00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff", "hex")
+
+    /** A new-format OpenPGP packet with a 5-byte length. */
+    function packet(tag: number, body: Uint8Array): Buffer {
+        const len = Buffer.alloc(4)
+        len.writeUInt32BE(body.length)
+        return Buffer.concat([Buffer.from([0xc0 | tag, 0xff]), len, body])
+    }
+
+    function armor(bin: Uint8Array): string {
+        return `-----BEGIN PGP MESSAGE-----\n\n${Buffer.from(bin).toString("base64")}\n-----END PGP MESSAGE-----\n`
+    }
+
+    /** A gpg message to cluster0 whose PKESK is replaced by raw RSA over `em` (a chosen encoded message). */
+    function withEncodedMessage(em: Buffer): string {
+        const k = cluster0()
+        if (k.material.kind !== "pgp") throw new Error("not pgp")
+        const rsa = k.material.rsa[0]
+        const bin = gpg(["--trust-model", "always", "--compress-algo", "none", "-e", "-r", k.id], part)
+        const [pkesk, seipd] = readPackets(new Uint8Array(bin))
+        expect([pkesk.tag, seipd.tag]).toEqual([1, 18])
+        expect(Buffer.from(pkesk.body.subarray(1, 9)).toString("hex").toUpperCase()).toBe(rsa.keyId)
+        const c = publicEncrypt({ key: createPublicKey(rsa.privateKey), padding: constants.RSA_NO_PADDING }, em)
+        const body = Buffer.concat([Buffer.from(pkesk.body.subarray(0, 10)), Buffer.from([(c.length * 8) >> 8, 0]), c])
+        return armor(Buffer.concat([packet(1, body), packet(18, seipd.body)]))
+    }
+
+    function encoded(modulusBytes: number, sessionKey: Buffer, damage?: (em: Buffer) => void): Buffer {
+        let sum = 0
+        for (const b of sessionKey) sum = (sum + b) & 0xffff
+        const m = Buffer.concat([Buffer.from([9]), sessionKey, Buffer.from([sum >> 8, sum & 0xff])])
+        const ps = Buffer.alloc(modulusBytes - 3 - m.length, 0x5a)
+        const em = Buffer.concat([Buffer.from([0, 2]), ps, Buffer.from([0]), m])
+        damage?.(em)
+        return em
+    }
+
+    async function errorOf(enc: string): Promise<string> {
+        const k = cluster0()
+        try {
+            await unwrapWith({ type: "pgp", params: { fp: k.id }, enc }, k)
+        } catch (e) {
+            expect(e).toBeInstanceOf(KsopsError)
+            return (e as Error).message
         }
-        const perUnwrap = Number(process.hrtime.bigint() - t0) / entries.length / 1e6
-        console.log(`RSA-4096 unwrapWith: ${perUnwrap.toFixed(2)} ms per data key`)
-        // one RSA-4096 private operation costs ~4.5 ms with OpenSSL 3.0 on this class of CPU; the rest must be small
-        expect(perUnwrap).toBeLessThan(25)
+        throw new Error("the message decrypted")
+    }
+
+    it("gives one error text for a corrupted padding, a wrong session key with valid padding and a corrupted body", async () => {
+        const k = cluster0()
+        if (k.material.kind !== "pgp") throw new Error("not pgp")
+        const n = k.material.rsa[0].modulusBytes
+        const badPadding = await errorOf(withEncodedMessage(encoded(n, randomBytes(32), (em) => (em[1] = 3))))
+        const noSeparator = await errorOf(withEncodedMessage(encoded(n, randomBytes(32), (em) => em.fill(0x5a, 2, n - 35))))
+        const badChecksum = await errorOf(withEncodedMessage(encoded(n, randomBytes(32), (em) => (em[n - 1] ^= 1))))
+        // padding and checksum valid, but not the message's session key: only the MDC can tell
+        const wrongKey = await errorOf(withEncodedMessage(encoded(n, randomBytes(32))))
+        const bin = Buffer.from(gpg(["--trust-model", "always", "--compress-algo", "none", "-e", "-r", k.id], part))
+        bin[bin.length - 30] ^= 1
+        const badBody = await errorOf(armor(bin))
+        expect([badPadding, noSeparator, badChecksum, wrongKey]).toEqual([badBody, badBody, badBody, badBody])
+        expect(badBody).toBe(`cannot decrypt data key with pgp key ${k.id}: ${PGP_DECRYPTION_FAILED}`)
+    })
+
+    it("the same through the agent's answers", async () => {
+        const k = cluster0()
+        if (k.material.kind !== "pgp") throw new Error("not pgp")
+        const n = k.material.rsa[0].modulusBytes
+        const stored0 = stored.find((s) => s.id === k.id)!
+        const agent = new Agent({ keychain: memoryKeychain([stored0]) })
+        try {
+            const bin = Buffer.from(gpg(["--trust-model", "always", "--compress-algo", "none", "-e", "-r", k.id], part))
+            bin[bin.length - 30] ^= 1
+            const entries: KeyEntry[] = [withEncodedMessage(encoded(n, randomBytes(32), (em) => (em[0] = 1))), armor(bin)].map(
+                (enc) => ({ type: "pgp", params: { fp: k.id }, enc }),
+            )
+            const out = await agent.unwrap(entries)
+            const messages = out.map((o) => ("error" in o ? o.error.message : "decrypted"))
+            expect(messages[1]).toBe(messages[0])
+            expect(messages[0]).toContain(PGP_DECRYPTION_FAILED)
+        } finally {
+            agent.close()
+        }
+    })
+
+    it("the same with the local key files (KUBECTL_SOPS_PGP_KEY_FILE's decryption)", async () => {
+        const k = cluster0()
+        if (k.material.kind !== "pgp") throw new Error("not pgp")
+        const n = k.material.rsa[0].modulusBytes
+        const files = [{ path: "cluster0.sec.asc", text: readFileSync(join(KEYS, "cluster0.sec.asc"), "utf8") }]
+        const ctx = isolatedContext({})
+        const bin = Buffer.from(gpg(["--trust-model", "always", "--compress-algo", "none", "-e", "-r", k.id], part))
+        expect(Buffer.from((await decryptWithKeyFiles(files, armor(bin), undefined, ctx))!).equals(part)).toBe(true)
+        bin[bin.length - 30] ^= 1
+        const messages: string[] = []
+        for (const enc of [withEncodedMessage(encoded(n, randomBytes(32), (em) => (em[1] = 0))), armor(bin)]) {
+            await decryptWithKeyFiles(files, enc, undefined, ctx).then(
+                () => messages.push("decrypted"),
+                (e: Error) => messages.push(e.message),
+            )
+        }
+        expect(messages[0]).toBe(messages[1])
+        expect(messages).toEqual([PGP_DECRYPTION_FAILED, PGP_DECRYPTION_FAILED])
     })
 })
