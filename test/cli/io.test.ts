@@ -5,6 +5,7 @@ import { pathToFileURL } from "node:url"
 import { describe, expect, it, onTestFinished } from "vitest"
 import { readInput, writeFileAtomic } from "../../src/cli/io.js"
 import { ErrorKind, KsopsError } from "../../src/errors.js"
+import { sandbox } from "../commands/fixtures.js"
 import { repoRoot, tempDir } from "./run.js"
 
 /** A temp folder removed when the test ends. */
@@ -144,3 +145,36 @@ describe("writeFileAtomic", () => {
         expect(existsSync(file)).toBe(true)
     })
 })
+
+describe("two processes writing one file in place at once", () => {
+    const plainOf = async (sb: ReturnType<typeof sandbox>) => {
+        const r = await sb.run(["decrypt", "--no-agent", "secret.yaml"])
+        expect(r.code, r.stderr).toBe(0)
+        return r.stdout
+    }
+
+    it.each([
+        ["set", (v: string) => ["set", "--no-agent", "secret.yaml", '["data"]["user"]', JSON.stringify(v)]],
+        ["rotate -i", (_: string) => ["rotate", "--no-agent", "-i", "secret.yaml"]],
+    ])("%s: the result is one complete encrypted file, one of the two outcomes, and no temp file is left", async (_, argv) => {
+        const sb = sandbox()
+        onTestFinished(() => rmSync(sb.dir, { recursive: true, force: true }))
+        for (let round = 0; round < 3; round++) {
+            sb.copy("rotate/before.yaml", "secret.yaml")
+            const original = await plainOf(sb)
+            const [a, b] = await Promise.all([sb.run(argv(`first-${round}`)), sb.run(argv(`second-${round}`))])
+            expect(a.code, a.stderr).toBe(0)
+            expect(b.code, b.stderr).toBe(0)
+            // decrypt checks the MAC: a mix of two outcomes or a truncated file fails here
+            const plain = await plainOf(sb)
+            const outcomes =
+                argv("x")[0] === "set"
+                    ? [`first-${round}`, `second-${round}`].map((v) => original.replace(/user: .*/, `user: ${v}`))
+                    : [original]
+            expect(outcomes).toContain(plain)
+            expect(readFileSync(path.join(sb.dir, "secret.yaml"), "utf8")).toMatch(/\nsops:\n[\s\S]*\n {4}version: 3\.13\.2\n$/)
+            expect(readdirSync(sb.dir).filter((n) => !n.startsWith(".home"))).toEqual(["secret.yaml"])
+        }
+    })
+})
+
