@@ -327,11 +327,19 @@ export async function readFor(rt: Runtime, file: string | undefined, dest: Desti
 }
 
 /**
- * Write a result: in place (atomic, keeping the file's mode), to `--output` (atomic, 0600 for a new file), or stdout.
+ * Write a result: in place or to `--output` (atomic, through a symbolic link to its target; an existing file keeps
+ * its mode, a new one is 0600), or stdout. `plaintext` results are always written 0600.
  */
-export async function writeResult(rt: Runtime, file: string | undefined, dest: Destination, bytes: Uint8Array): Promise<void> {
-    if (dest.inPlace && file !== undefined) await writeFileAtomic(path.resolve(rt.io.cwd, file), bytes)
-    else if (dest.output !== undefined) await writeFileAtomic(path.resolve(rt.io.cwd, dest.output), bytes)
+export async function writeResult(
+    rt: Runtime,
+    file: string | undefined,
+    dest: Destination,
+    bytes: Uint8Array,
+    options: { plaintext?: boolean } = {},
+): Promise<void> {
+    const write = { plaintext: options.plaintext === true }
+    if (dest.inPlace && file !== undefined) await writeFileAtomic(path.resolve(rt.io.cwd, file), bytes, write)
+    else if (dest.output !== undefined) await writeFileAtomic(path.resolve(rt.io.cwd, dest.output), bytes, write)
     else await writeOut(rt.io, bytes)
 }
 

@@ -1,7 +1,23 @@
 /**
  * File I/O for commands: read an input file or stdin, write a file atomically, and a progress bar for bulk runs.
  */
-import { closeSync, constants, fchmodSync, promises as fs, fsync, openSync, readFileSync, renameSync, rmSync, statSync, writeSync } from "node:fs"
+import {
+    closeSync,
+    constants,
+    fchmodSync,
+    fchownSync,
+    promises as fs,
+    fsync,
+    lstatSync,
+    openSync,
+    readFileSync,
+    readlinkSync,
+    realpathSync,
+    renameSync,
+    rmSync,
+    statSync,
+    writeSync,
+} from "node:fs"
 import path from "node:path"
 import { ErrorKind, KsopsError } from "../errors.js"
 
@@ -34,38 +50,85 @@ export async function readInput(
 
 /** Options of {@link writeFileAtomic}. */
 export interface WriteOptions {
-    /** Mode of a new file. An existing file keeps its mode. Default 0o600. */
+    /** Mode of a new file. An existing file keeps its mode (unless `plaintext`). Default 0o600. */
     mode?: number
+    /**
+     * The bytes are plaintext secrets: the file is always 0600, also when it existed with a wider mode (the new
+     * file replaces it, so no other user ever sees the plaintext through the old mode).
+     */
+    plaintext?: boolean
+}
+
+/** Most links followed when resolving the target of a dangling link chain (Linux' MAXSYMLINKS). */
+const MAX_LINKS = 40
+
+/**
+ * The file a write to `file` has to replace: `file` itself, or, when it is a symbolic link (or a chain of them),
+ * the final target, so that the link stays a link. A dangling link resolves to the file it points to.
+ */
+function writeTarget(file: string): string {
+    try {
+        return realpathSync(file)
+    } catch {
+        // missing file, or a dangling link: follow the links by hand
+    }
+    let current = path.resolve(file)
+    for (let hops = 0; hops < MAX_LINKS; hops++) {
+        let link: string
+        try {
+            if (!lstatSync(current).isSymbolicLink()) return current
+            link = readlinkSync(current)
+        } catch {
+            return current
+        }
+        current = path.resolve(path.dirname(current), link)
+    }
+    return current
 }
 
 /**
  * Replace `file` with `bytes` atomically: write a temp file with a random name in the same folder (created with
- * `O_EXCL`, mode of the original or `mode` for a new file), fsync it, rename it over `file`, fsync the folder.
+ * `O_EXCL`, mode of the original or `mode` for a new file, 0600 for `plaintext`), give it the original's owner and
+ * group where permitted, fsync it, rename it over `file`, fsync the folder. A symbolic link is followed: its final
+ * target is replaced (temp file in the target's folder) and the link is left as it is, as sops does.
  * On any error the temp file is removed and the original is left as it was.
  * @throws KsopsError CouldNotWriteOutputFile (exit 3).
  */
 export async function writeFileAtomic(file: string, bytes: Uint8Array, options: WriteOptions = {}): Promise<void> {
-    const dir = path.dirname(path.resolve(file))
+    const target = writeTarget(file)
+    const dir = path.dirname(target)
     let mode = options.mode ?? 0o600
+    let owner: { uid: number; gid: number } | undefined
     try {
-        mode = statSync(file).mode & 0o7777
+        const st = statSync(target)
+        mode = st.mode & 0o7777
+        owner = { uid: st.uid, gid: st.gid }
     } catch {
         // a new file
     }
+    if (options.plaintext === true) mode = 0o600
     // unique within this process (pid + counter); O_EXCL guards against anything left by another
-    const temp = path.join(dir, `.${path.basename(file)}.${process.pid}.${(tempCounter++).toString(36)}.tmp`)
+    const temp = path.join(dir, `.${path.basename(target)}.${process.pid}.${(tempCounter++).toString(36)}.tmp`)
     let fd: number | undefined
     try {
         // Open, write and rename are page-cache operations: done synchronously. Only the fsync waits for the disk,
         // in the thread pool, so a bulk run overlaps the fsyncs of several files.
-        fd = openSync(temp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, mode)
+        fd = openSync(temp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o600)
+        if (owner !== undefined && (owner.uid !== process.geteuid?.() || owner.gid !== process.getegid?.())) {
+            try {
+                fchownSync(fd, owner.uid, owner.gid)
+            } catch {
+                // only root (or the owner, for a group it belongs to) may: the file then becomes ours
+            }
+        }
+        // after the chown, which clears set-id bits
         fchmodSync(fd, mode)
         let offset = 0
         while (offset < bytes.length) offset += writeSync(fd, bytes, offset, bytes.length - offset)
         await fsyncAsync(fd)
         closeSync(fd)
         fd = undefined
-        renameSync(temp, file)
+        renameSync(temp, target)
     } catch (error) {
         if (fd !== undefined) {
             try {

@@ -1,11 +1,19 @@
 import { spawn } from "node:child_process"
-import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs"
+import { chmodSync, chownSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs"
 import path from "node:path"
 import { pathToFileURL } from "node:url"
-import { describe, expect, it } from "vitest"
+import { describe, expect, it, onTestFinished } from "vitest"
 import { readInput, writeFileAtomic } from "../../src/cli/io.js"
 import { ErrorKind, KsopsError } from "../../src/errors.js"
+import { sandbox } from "../commands/fixtures.js"
 import { repoRoot, tempDir } from "./run.js"
+
+/** A temp folder removed when the test ends. */
+function ownTempDir(): string {
+    const dir = tempDir()
+    onTestFinished(() => rmSync(dir, { recursive: true, force: true }))
+    return dir
+}
 
 describe("readInput", () => {
     it("reports a missing file as could-not-read-input-file", async () => {
@@ -30,6 +38,71 @@ describe("writeFileAtomic", () => {
         expect(readFileSync(old, "utf8")).toBe("y")
         expect(statSync(old).mode & 0o777).toBe(0o640)
         expect(readdirSync(dir).sort()).toEqual(["new.yaml", "old.yaml"])
+    })
+
+    it("writes through a symbolic link to its target in another folder: the link stays, the mode is kept", async () => {
+        const dir = ownTempDir()
+        mkdirSync(path.join(dir, "real"))
+        mkdirSync(path.join(dir, "links"))
+        const target = path.join(dir, "real", "secret.yaml")
+        writeFileSync(target, "plain: old\n")
+        chmodSync(target, 0o640)
+        const link = path.join(dir, "links", "secret.yaml")
+        symlinkSync("../real/secret.yaml", link)
+        await writeFileAtomic(link, Buffer.from("enc: new\n"))
+        expect(lstatSync(link).isSymbolicLink()).toBe(true)
+        expect(readlinkSync(link)).toBe("../real/secret.yaml")
+        expect(readFileSync(target, "utf8")).toBe("enc: new\n")
+        expect(statSync(target).mode & 0o7777).toBe(0o640)
+        // the temp file lived in the target's folder and is gone
+        expect(readdirSync(path.join(dir, "real"))).toEqual(["secret.yaml"])
+        expect(readdirSync(path.join(dir, "links"))).toEqual(["secret.yaml"])
+    })
+
+    it("follows a chain of two links to the final target", async () => {
+        const dir = ownTempDir()
+        for (const d of ["a", "b", "c"]) mkdirSync(path.join(dir, d))
+        const target = path.join(dir, "c", "secret.env")
+        writeFileSync(target, "A=1\n")
+        chmodSync(target, 0o604)
+        symlinkSync(target, path.join(dir, "b", "middle"))
+        symlinkSync("../b/middle", path.join(dir, "a", "first"))
+        await writeFileAtomic(path.join(dir, "a", "first"), Buffer.from("A=2\n"))
+        expect(lstatSync(path.join(dir, "a", "first")).isSymbolicLink()).toBe(true)
+        expect(lstatSync(path.join(dir, "b", "middle")).isSymbolicLink()).toBe(true)
+        expect(readFileSync(target, "utf8")).toBe("A=2\n")
+        expect(statSync(target).mode & 0o7777).toBe(0o604)
+        expect(readdirSync(path.join(dir, "c"))).toEqual(["secret.env"])
+    })
+
+    it("keeps the owner and group of the file it replaces (root)", async () => {
+        if (process.getuid?.() !== 0) return
+        const dir = ownTempDir()
+        const file = path.join(dir, "owned.yaml")
+        writeFileSync(file, "a: 1\n", { mode: 0o640 })
+        chownSync(file, 65534, 65534)
+        await writeFileAtomic(file, Buffer.from("a: 2\n"))
+        const st = statSync(file)
+        expect([st.uid, st.gid, st.mode & 0o7777]).toEqual([65534, 65534, 0o640])
+        expect(readFileSync(file, "utf8")).toBe("a: 2\n")
+    })
+
+    it("writes plaintext 0600 even over an existing 0644 file, and through a link", async () => {
+        const dir = ownTempDir()
+        const file = path.join(dir, "plain.yaml")
+        writeFileSync(file, "old\n")
+        chmodSync(file, 0o644)
+        await writeFileAtomic(file, Buffer.from("secret: x\n"), { plaintext: true })
+        expect(statSync(file).mode & 0o7777).toBe(0o600)
+        expect(readFileSync(file, "utf8")).toBe("secret: x\n")
+        const target = path.join(dir, "target.yaml")
+        writeFileSync(target, "old\n")
+        chmodSync(target, 0o644)
+        symlinkSync("target.yaml", path.join(dir, "link.yaml"))
+        await writeFileAtomic(path.join(dir, "link.yaml"), Buffer.from("secret: y\n"), { plaintext: true })
+        expect(lstatSync(path.join(dir, "link.yaml")).isSymbolicLink()).toBe(true)
+        expect(statSync(target).mode & 0o7777).toBe(0o600)
+        expect(readFileSync(target, "utf8")).toBe("secret: y\n")
     })
 
     it("leaves the original intact and removes the temp file when writing fails", async () => {
@@ -72,3 +145,36 @@ describe("writeFileAtomic", () => {
         expect(existsSync(file)).toBe(true)
     })
 })
+
+describe("two processes writing one file in place at once", () => {
+    const plainOf = async (sb: ReturnType<typeof sandbox>) => {
+        const r = await sb.run(["decrypt", "--no-agent", "secret.yaml"])
+        expect(r.code, r.stderr).toBe(0)
+        return r.stdout
+    }
+
+    it.each([
+        ["set", (v: string) => ["set", "--no-agent", "secret.yaml", '["data"]["user"]', JSON.stringify(v)]],
+        ["rotate -i", (_: string) => ["rotate", "--no-agent", "-i", "secret.yaml"]],
+    ])("%s: the result is one complete encrypted file, one of the two outcomes, and no temp file is left", async (_, argv) => {
+        const sb = sandbox()
+        onTestFinished(() => rmSync(sb.dir, { recursive: true, force: true }))
+        for (let round = 0; round < 3; round++) {
+            sb.copy("rotate/before.yaml", "secret.yaml")
+            const original = await plainOf(sb)
+            const [a, b] = await Promise.all([sb.run(argv(`first-${round}`)), sb.run(argv(`second-${round}`))])
+            expect(a.code, a.stderr).toBe(0)
+            expect(b.code, b.stderr).toBe(0)
+            // decrypt checks the MAC: a mix of two outcomes or a truncated file fails here
+            const plain = await plainOf(sb)
+            const outcomes =
+                argv("x")[0] === "set"
+                    ? [`first-${round}`, `second-${round}`].map((v) => original.replace(/user: .*/, `user: ${v}`))
+                    : [original]
+            expect(outcomes).toContain(plain)
+            expect(readFileSync(path.join(sb.dir, "secret.yaml"), "utf8")).toMatch(/\nsops:\n[\s\S]*\n {4}version: 3\.13\.2\n$/)
+            expect(readdirSync(sb.dir).filter((n) => !n.startsWith(".home"))).toEqual(["secret.yaml"])
+        }
+    })
+})
+

@@ -1,4 +1,4 @@
-import { readFileSync, statSync } from "node:fs"
+import { chmodSync, lstatSync, mkdirSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from "node:fs"
 import path from "node:path"
 import { describe, expect, it } from "vitest"
 import { cases, sandbox } from "./fixtures.js"
@@ -104,5 +104,43 @@ describe("kubectl sops decrypt", () => {
         const inPlace = await sb.run(["decrypt", "-i", "input.yaml"])
         expect(inPlace.code).toBe(0)
         expect(readFileSync(path.join(sb.dir, "input.yaml"), "utf8")).toBe(expected("decrypt", "out.stdout"))
+    })
+
+    it("--output onto an existing 0644 file leaves the plaintext 0600", async () => {
+        const sb = sandbox()
+        sb.copy("decrypt/input.yaml")
+        const out = path.join(sb.dir, "plain.yaml")
+        writeFileSync(out, "old\n")
+        chmodSync(out, 0o644)
+        const r = await sb.run(["decrypt", "--output", "plain.yaml", "input.yaml"])
+        expect(r.code, r.stderr).toBe(0)
+        expect(readFileSync(out, "utf8")).toBe(expected("decrypt", "out.stdout"))
+        expect(statSync(out).mode & 0o777).toBe(0o600)
+    })
+
+    it("-i on a 0644 file leaves the plaintext 0600", async () => {
+        const sb = sandbox()
+        const file = sb.copy("decrypt/input.yaml")
+        chmodSync(file, 0o644)
+        const r = await sb.run(["decrypt", "-i", "input.yaml"])
+        expect(r.code, r.stderr).toBe(0)
+        expect(readFileSync(file, "utf8")).toBe(expected("decrypt", "out.stdout"))
+        expect(statSync(file).mode & 0o777).toBe(0o600)
+    })
+
+    it("-i through a chain of two links writes the target in another folder and keeps the links", async () => {
+        const sb = sandbox()
+        mkdirSync(path.join(sb.dir, "real"))
+        mkdirSync(path.join(sb.dir, "links"))
+        const target = sb.copy("decrypt/input.yaml", "real/secret.yaml")
+        symlinkSync("../real/secret.yaml", path.join(sb.dir, "links", "middle.yaml"))
+        symlinkSync("links/middle.yaml", path.join(sb.dir, "secret.yaml"))
+        const r = await sb.run(["decrypt", "-i", "secret.yaml"])
+        expect(r.code, r.stderr).toBe(0)
+        expect(lstatSync(path.join(sb.dir, "secret.yaml")).isSymbolicLink()).toBe(true)
+        expect(lstatSync(path.join(sb.dir, "links", "middle.yaml")).isSymbolicLink()).toBe(true)
+        expect(readFileSync(target, "utf8")).toBe(expected("decrypt", "out.stdout"))
+        expect(statSync(target).mode & 0o777).toBe(0o600)
+        expect(readdirSync(path.join(sb.dir, "real"))).toEqual(["secret.yaml"])
     })
 })

@@ -1,7 +1,8 @@
 import { spawn } from "node:child_process"
-import { existsSync, readFileSync, writeFileSync } from "node:fs"
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs"
 import path from "node:path"
 import { describe, expect, it } from "vitest"
+import { isKeyVariable, KEY_VARIABLES } from "../../src/cli/actions/exec.js"
 import { binPath } from "../cli/run.js"
 import { AGE1, cases, type Sandbox, sandbox } from "./fixtures.js"
 
@@ -129,13 +130,18 @@ describe("kubectl sops exec-env", () => {
 
     it("--background returns at once and the command goes on", async () => {
         const sb = execSandbox()
+        const go = path.join(sb.dir, "go")
         const marker = path.join(sb.dir, "bg.txt")
-        const r = await sb.run(["exec-env", "--background", "app.env", `sleep 0.5; echo "$DB_USER" > ${marker}`])
+        // The command waits for the test's go file, then writes the marker atomically (rename).
+        const script = `while [ ! -e ${go} ]; do sleep 0.01; done; echo "$DB_USER" > ${marker}.part && mv ${marker}.part ${marker}`
+        const r = await sb.run(["exec-env", "--background", "app.env", script])
         expect(r.code).toBe(0)
         expect(r.stderr).toContain("--background option is deprecated")
+        // returned while the command is still waiting
         expect(existsSync(marker)).toBe(false)
-        for (let i = 0; i < 100 && !existsSync(marker); i++) await new Promise((res) => setTimeout(res, 50))
-        await new Promise((res) => setTimeout(res, 50))
+        writeFileSync(go, "")
+        const deadline = Date.now() + 30_000
+        while (!existsSync(marker) && Date.now() < deadline) await new Promise((res) => setTimeout(res, 10))
         expect(readFileSync(marker, "utf8")).toBe("admin\n")
     })
 
@@ -321,5 +327,88 @@ describe("kubectl sops exec-file", () => {
             expect(r.code).toBe(1)
             expect(r.stderr).toContain("operation not permitted")
         }
+    })
+
+    it("quotes {}: a --filename with ';' runs nothing", async () => {
+        const sb = execSandbox()
+        const r = await sb.run(["exec-file", "--filename", "a;touch pwned", "secret.yaml", "printf 'path=%s\\n' {}; cat {}"])
+        expect(r.stderr).toBe("")
+        expect(r.code).toBe(0)
+        expect(path.basename(printedPath(r.stdout))).toBe("a;touch pwned")
+        expect(r.stdout.split("\n").slice(1).join("\n")).toBe(expected("decrypt", "out.stdout"))
+        expect(existsSync(path.join(sb.dir, "pwned"))).toBe(false)
+    })
+
+    it.each([
+        ["spaces", "my temp dir"],
+        ["$& and other replacement patterns", "x$&y$'z$`w$$"],
+    ])("quotes {}: a TMPDIR with %s", async (_, name) => {
+        const sb = execSandbox()
+        const tmp = path.join(sb.dir, name)
+        mkdirSync(tmp)
+        for (const fifo of [[], ["--no-fifo"]]) {
+            const r = await sb.run(["exec-file", ...fifo, "secret.yaml", "printf 'path=%s\\n' {}; cat {}"], { env: { TMPDIR: tmp } })
+            expect(r.stderr).toBe("")
+            expect(r.code).toBe(0)
+            const file = printedPath(r.stdout)
+            expect(path.dirname(path.dirname(file))).toBe(tmp)
+            expect(r.stdout.split("\n").slice(1).join("\n")).toBe(expected("decrypt", "out.stdout"))
+            expect(existsSync(path.dirname(file))).toBe(false)
+        }
+    })
+})
+
+describe("--user and the key variables", () => {
+    const keyEnv = {
+        SOPS_AGE_KEY: "not-a-real-key",
+        SOPS_AGE_KEY_CMD: "false",
+        KUBECTL_SOPS_AGE_PASSPHRASE: "pw1",
+        KUBECTL_SOPS_PGP_PASSPHRASE: "pw2",
+        KUBECTL_SOPS_KEYCHAIN_PASSPHRASE: "pw3",
+        KUBECTL_SOPS_AGENT_SOCK: "/nonexistent/agent.sock",
+        VAULT_TOKEN: "token",
+        OUTER: "kept",
+    }
+    const names = (stdout: string) =>
+        stdout
+            .split("\n")
+            .filter((l) => l !== "")
+            .map((l) => l.split("=")[0])
+
+    it("names every key variable in one list", () => {
+        for (const name of [
+            "SOPS_AGE_KEY",
+            "SOPS_AGE_KEY_FILE",
+            "SOPS_AGE_KEY_CMD",
+            "SOPS_AGE_SSH_PRIVATE_KEY_FILE",
+            "SOPS_AGE_SSH_PRIVATE_KEY_CMD",
+            "KUBECTL_SOPS_AGE_PASSPHRASE",
+            "KUBECTL_SOPS_PGP_PASSPHRASE",
+            "KUBECTL_SOPS_KEYCHAIN_PASSPHRASE",
+            "KUBECTL_SOPS_PGP_KEY_FILE",
+            "KUBECTL_SOPS_AGENT_SOCK",
+            "VAULT_TOKEN",
+        ]) {
+            expect(isKeyVariable(name), name).toBe(true)
+        }
+        for (const name of ["PATH", "HOME", "SOPS_AGE_RECIPIENTS", "KUBECTL_SOPS_NO_AGENT", "DB_USER"]) expect(isKeyVariable(name), name).toBe(false)
+        expect(KEY_VARIABLES.length).toBeGreaterThan(0)
+    })
+
+    it.each(["exec-env", "exec-file"])("%s --user nobody drops them from the command's environment (root)", async (command) => {
+        if (process.getuid?.() !== 0) return
+        const sb = execSandbox()
+        const file = command === "exec-env" ? "app.env" : "secret.yaml"
+        const asUser = await sb.run([command, "--no-agent", "--user", "nobody", file, "env"], { env: keyEnv })
+        expect(asUser.stderr).toBe("")
+        expect(asUser.code).toBe(0)
+        const seen = names(asUser.stdout)
+        for (const name of [...Object.keys(keyEnv).filter((n) => n !== "OUTER"), "SOPS_AGE_KEY_FILE"]) expect(seen, name).not.toContain(name)
+        expect(seen).toContain("OUTER")
+        if (command === "exec-env") expect(seen).toContain("DB_USER")
+        // without --user the environment is passed on as it is
+        const asMe = await sb.run([command, "--no-agent", file, "env"], { env: keyEnv })
+        expect(asMe.code).toBe(0)
+        expect(names(asMe.stdout)).toContain("VAULT_TOKEN")
     })
 })

@@ -23,7 +23,7 @@ async function decryptOne(rt: Runtime, file: string | undefined, flags: ParsedFl
         path === undefined
             ? decrypted.resolved.output.emitPlain(decrypted.branches)
             : decrypted.resolved.output.emitValue(getPath(decrypted.branches, path))
-    await writeResult(rt, file, dest, out)
+    await writeResult(rt, file, dest, out, { plaintext: true })
 }
 
 /** The decrypt command. */

@@ -1,6 +1,8 @@
 /**
  * `kubectl sops edit FILE`: decrypt to a private temp file, open `$SOPS_EDITOR`/`$EDITOR`, re-encrypt when changed.
- * The temp file is 0600 inside a 0700 folder and is removed on every exit path (including SIGINT/SIGTERM/SIGHUP).
+ * The temp file is 0600 inside a 0700 folder and is removed on every exit path (including SIGINT/SIGTERM/SIGHUP),
+ * except one: edited text that cannot be used and that the user does not want to fix in the editor again is kept,
+ * and its path is reported.
  */
 import { spawn, spawnSync } from "node:child_process"
 import { existsSync, mkdtempSync, rmSync } from "node:fs"
@@ -68,22 +70,118 @@ function runEditor(argv: string[], file: string, io: CommandIo, cleanupDir: stri
     })
 }
 
+/** sops' words when the edited text cannot be used; it then waits for a key and reopens the editor. */
+const RETRY_SYNTAX = "Could not load tree, probably due to invalid syntax. Press a key to return to the editor, or Ctrl+C to exit."
+
+/**
+ * Wait for one key on stdin, as sops does after an error in the edited text: true to return to the editor, false
+ * when the user refuses (Ctrl+C or Ctrl+D on a terminal, a signal) or nobody can answer (end of input). On a
+ * terminal the key is read raw; from a pipe one byte is taken and the rest is left for the next question.
+ */
+function waitForKey(io: CommandIo): Promise<boolean> {
+    const stdin = io.stdin
+    if (stdin.readableEnded || stdin.destroyed) return Promise.resolve(false)
+    const tty = stdin.isTTY === true && typeof stdin.setRawMode === "function"
+    return new Promise((resolve) => {
+        const signals: NodeJS.Signals[] = ["SIGINT", "SIGTERM", "SIGHUP"]
+        let settled = false
+        const finish = (again: boolean, rest?: Buffer) => {
+            if (settled) return
+            settled = true
+            stdin.off("data", onData)
+            stdin.off("end", onEnd)
+            stdin.off("error", onEnd)
+            for (const s of signals) process.off(s, onSignal)
+            stdin.pause()
+            if (rest !== undefined && rest.length > 0) stdin.unshift(rest)
+            if (tty) stdin.setRawMode(false)
+            resolve(again)
+        }
+        const onData = (chunk: Buffer | string) => {
+            const bytes = typeof chunk === "string" ? Buffer.from(chunk) : chunk
+            if (bytes.length === 0) return
+            // Ctrl+C and Ctrl+D arrive as bytes in raw mode
+            if (tty) finish(bytes[0] !== 0x03 && bytes[0] !== 0x04)
+            else finish(true, bytes.subarray(1))
+        }
+        const onEnd = () => finish(false)
+        const onSignal = () => finish(false)
+        for (const s of signals) process.on(s, onSignal)
+        stdin.on("data", onData)
+        stdin.once("end", onEnd)
+        stdin.once("error", onEnd)
+        if (tty) stdin.setRawMode(true)
+        stdin.resume()
+    })
+}
+
+/** Errors in the edited text that the user can fix in the editor (sops reopens it for these). */
+function isFixable(error: unknown): error is KsopsError {
+    return (
+        error instanceof FormatError ||
+        (error instanceof KsopsError &&
+            (error.kind === ErrorKind.FileAlreadyEncrypted || error.kind === ErrorKind.NeedAtLeastOneDocument || error.kind === ErrorKind.Format))
+    )
+}
+
+/**
+ * Run the editor on `temp` until `use` accepts the edited bytes, as sops' edit loop does: an unchanged file exits
+ * 200; a fixable error is shown and, after a key press, the editor reopens on the same text. When the user refuses
+ * (or stdin cannot answer), the temp file is kept, its path is reported and the run fails; `keep()` is called so
+ * that the caller does not remove it.
+ */
+async function editUntilValid<T>(
+    editor: string[],
+    temp: string,
+    io: CommandIo,
+    original: Uint8Array,
+    keep: () => void,
+    use: (edited: Uint8Array) => Promise<T>,
+): Promise<T> {
+    for (;;) {
+        await runEditor(editor, temp, io, path.dirname(temp))
+        const edited = new Uint8Array(await readFile(temp))
+        if (Buffer.from(edited).equals(Buffer.from(original))) throw notModified()
+        try {
+            return await use(edited)
+        } catch (error) {
+            if (!isFixable(error)) throw error
+            io.stderr.write(`${error.message}\n${RETRY_SYNTAX}\n`)
+            if (await waitForKey(io)) continue
+            keep()
+            throw new KsopsError(error.kind, `your edits are kept in ${temp}; the encrypted file is unchanged`, {
+                hint: "it is plaintext: copy what you need from it, then remove its folder",
+                cause: error,
+            })
+        }
+    }
+}
+
 async function editFile(rt: Runtime, file: string, flags: ParsedFlags): Promise<number> {
     const io = rt.io
     const editor = editorCommand(io.env)
     const exists = existsSync(path.resolve(io.cwd, file))
     const opts = fileOptions(flags, file)
     const dir = mkdtempSync(path.join(tmpdir(), "kubectl-sops-edit-"))
+    let kept = false
+    const keep = () => {
+        kept = true
+    }
     try {
         const temp = path.join(dir, path.basename(file))
         if (!exists) {
             const format = opts.inputType ?? formatFromPath(opts.name ?? file)
-            const original = EXAMPLES[format] ?? ""
+            const original = Buffer.from(EXAMPLES[format] ?? "")
             await writeFile(temp, original, { mode: 0o600 })
-            await runEditor(editor, temp, io, dir)
-            const edited = await readFile(temp)
-            if (edited.equals(Buffer.from(original))) throw notModified()
-            await writeFileAtomic(path.resolve(io.cwd, file), await encryptBytes(rt, new Uint8Array(edited), file, { ...opts, flags }))
+            const encrypted = await editUntilValid(editor, temp, io, original, keep, async (edited) => {
+                try {
+                    return await encryptBytes(rt, edited, file, { ...opts, flags })
+                } catch (error) {
+                    if (error instanceof FormatError && error.file === file) throw error.withFile(`${file} (edited)`)
+                    throw error
+                }
+            })
+            await writeFileAtomic(path.resolve(io.cwd, file), encrypted)
             return 0
         }
         const decrypted = await loadDecrypted(rt, await readInput(file, () => io.stdin, io.cwd), file, {
@@ -95,20 +193,20 @@ async function editFile(rt: Runtime, file: string, flags: ParsedFlags): Promise<
             const store = decrypted.resolved.input
             const original = store.emitPlain(decrypted.branches)
             await writeFile(temp, original, { mode: 0o600 })
-            await runEditor(editor, temp, io, dir)
-            const edited = new Uint8Array(await readFile(temp))
-            if (Buffer.from(edited).equals(Buffer.from(original))) throw notModified()
-            let branches: typeof decrypted.branches
-            try {
-                branches = store.loadPlain(edited)
-            } catch (error) {
-                if (error instanceof FormatError) throw error.withFile(`${file} (edited)`)
-                throw error
-            }
-            if (store.hasMetadataKey(branches)) {
-                throw new KsopsError(ErrorKind.Generic, "the edited file has a top-level 'sops' entry; remove it and edit again")
-            }
-            if (branches.length === 0) throw new KsopsError(ErrorKind.NeedAtLeastOneDocument, "Error: the edited file must contain at least one document")
+            const branches = await editUntilValid(editor, temp, io, original, keep, async (edited) => {
+                let loaded: typeof decrypted.branches
+                try {
+                    loaded = store.loadPlain(edited)
+                } catch (error) {
+                    if (error instanceof FormatError) throw error.withFile(`${file} (edited)`)
+                    throw error
+                }
+                if (store.hasMetadataKey(loaded)) {
+                    throw new KsopsError(ErrorKind.Format, "the edited file has a top-level 'sops' entry; remove it and edit again")
+                }
+                if (loaded.length === 0) throw new KsopsError(ErrorKind.NeedAtLeastOneDocument, "Error: the edited file must contain at least one document")
+                return loaded
+            })
             const md = reencryptDocument(branches, decrypted.metadata, decrypted.dataKey, decrypted.stash, rt.entropy)
             await writeFileAtomic(path.resolve(io.cwd, file), decrypted.resolved.output.emitEncrypted(branches, metadataToTree(md)))
             return 0
@@ -116,7 +214,7 @@ async function editFile(rt: Runtime, file: string, flags: ParsedFlags): Promise<
             decrypted.dataKey.fill(0)
         }
     } finally {
-        rmSync(dir, { recursive: true, force: true })
+        if (!kept) rmSync(dir, { recursive: true, force: true })
     }
 }
 
@@ -129,7 +227,7 @@ export const edit: CommandSpec = {
     id: "edit",
     summary: "Edit an encrypted file in your editor",
     description:
-        "Decrypts FILE into a private temp file (0600 in a 0700 folder), opens $SOPS_EDITOR or $EDITOR (else vim, nano or vi), and when you changed it, re-encrypts it with the same data key (unchanged values keep their ciphertext) and writes it in place. Exits 200 when nothing changed. A new FILE starts from an example and is encrypted for the matching creation rule or the given keys. The temp file is removed on every exit path.",
+        "Decrypts FILE into a private temp file (0600 in a 0700 folder), opens $SOPS_EDITOR or $EDITOR (else vim, nano or vi), and when you changed it, re-encrypts it with the same data key (unchanged values keep their ciphertext) and writes it in place. Exits 200 when nothing changed. A new FILE starts from an example and is encrypted for the matching creation rule or the given keys. When the edited text cannot be read (a syntax error), the error is shown and a key press reopens the editor on it; Ctrl+C (or no terminal to ask) keeps the temp file, prints its path and leaves FILE unchanged. Otherwise the temp file is removed on every exit path.",
     examples: [
         { description: "Edit a secret", command: "kubectl sops edit secret.yaml" },
         {

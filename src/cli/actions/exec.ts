@@ -23,6 +23,7 @@ import { valToString } from "../../stores/text.js"
 import { createRuntime, fileOptions, loadDecrypted, type DecryptedFile } from "../file-ops.js"
 import { configFlags, decryptionFlags, formatFlags } from "../flags.js"
 import { readInput } from "../io.js"
+import { shellQuote } from "./agent-support.js"
 import type { CommandIo, CommandSpec, FlagSpec, ParsedFlags } from "../spec.js"
 
 /** sops' name of the temporary file (a FIFO, or the prefix of a regular temp file). */
@@ -90,6 +91,46 @@ export function lookupUser(user: string): TargetUser {
 /** The variables sops sets for `--user`. */
 function userEnv(user: TargetUser | undefined): Record<string, string> {
     return user === undefined ? {} : { HOME: user.home, USER: user.name, LOGNAME: user.name }
+}
+
+/**
+ * The one list of inherited variables that hold keys or open them: private keys and where to find them,
+ * passphrases, cloud and Vault credentials, the agent's socket and token. A command run as another user
+ * (`--user`) gets none of them; the file's own values are added afterwards and are kept.
+ */
+export const KEY_VARIABLES: readonly (string | RegExp)[] = [
+    "SOPS_AGE_KEY",
+    "SOPS_AGE_KEY_FILE",
+    "SOPS_AGE_KEY_CMD",
+    /^SOPS_AGE_SSH_PRIVATE_KEY_/,
+    // KUBECTL_SOPS_AGE_PASSPHRASE, KUBECTL_SOPS_PGP_PASSPHRASE, KUBECTL_SOPS_KEYCHAIN_PASSPHRASE, …
+    /_PASSPHRASE$/,
+    // KUBECTL_SOPS_PGP_KEY_FILE, KUBECTL_SOPS_KEYCHAIN, KUBECTL_SOPS_KEYCHAIN_SERVICE, …
+    /^KUBECTL_SOPS_.*KEY/,
+    // KUBECTL_SOPS_AGENT_SOCK and any other agent socket or token variable
+    /^KUBECTL_SOPS_AGENT_/,
+    "GNUPGHOME",
+    "VAULT_TOKEN",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AZURE_CLIENT_SECRET",
+    "AZURE_CLIENT_CERTIFICATE_PASSWORD",
+    "GOOGLE_APPLICATION_CREDENTIALS",
+    "GOOGLE_CREDENTIALS",
+    "HUAWEICLOUD_SDK_AK",
+    "HUAWEICLOUD_SDK_SK",
+]
+
+/** Whether `name` is one of {@link KEY_VARIABLES}. */
+export function isKeyVariable(name: string): boolean {
+    return KEY_VARIABLES.some((v) => (typeof v === "string" ? v === name : v.test(name)))
+}
+
+/** The inherited environment for the command: all of it, or without {@link KEY_VARIABLES} for `--user`. */
+function inheritedEnv(env: CommandIo["env"], user: TargetUser | undefined): Record<string, string> {
+    const out = definedEnv(env)
+    if (user !== undefined) for (const name of Object.keys(out)) if (isKeyVariable(name)) delete out[name]
+    return out
 }
 
 /**
@@ -243,7 +284,7 @@ const commonFlags = {
     config: configFlags.config,
     "input-type": formatFlags["input-type"],
     ...decryptionFlags,
-    user: { type: "string", summary: "Run the command as this user (needs root)" },
+    user: { type: "string", summary: "Run the command as this user (needs root), without the variables that hold keys" },
 } as const satisfies Record<string, FlagSpec>
 
 const ARGS = [
@@ -282,7 +323,7 @@ export const execEnv: CommandSpec = {
         const user = typeof flags.user === "string" && flags.user !== "" ? lookupUser(flags.user) : undefined
         const decrypted = await decryptFile(io, file, flags)
         const values = envFromTree(decrypted.branches[0])
-        const env: Record<string, string> = flags.pristine === true ? {} : definedEnv(io.env)
+        const env: Record<string, string> = flags.pristine === true ? {} : inheritedEnv(io.env, user)
         Object.assign(env, userEnv(user))
         for (const [k, v] of values) env[k] = v
         const ended = await runShell({ command, env, user, background })
@@ -405,7 +446,7 @@ export const execFile: CommandSpec = {
     id: "exec-file",
     summary: "Run a command with the decrypted file in a private temporary FIFO or file",
     description:
-        "Decrypts FILE and runs COMMAND with /bin/sh -c, where each {} is replaced by the path of the plaintext inside a private 0700 temp folder. By default the path is a FIFO that receives the plaintext once, while the command reads it, so the plaintext never touches the disk; --no-fifo writes a regular 0600 file instead (for commands that read the file twice or seek in it). --filename sets the name inside the folder (default tmp-file), --output-type the format of the plaintext. The folder is removed when the command ends, fails or is interrupted (SIGINT, SIGTERM and SIGHUP are forwarded to it). Exits with the command's status (128+N when it is killed by signal N).",
+        "Decrypts FILE and runs COMMAND with /bin/sh -c, where each {} is replaced by the path (quoted for the shell) of the plaintext inside a private 0700 temp folder. By default the path is a FIFO that receives the plaintext once, while the command reads it, so the plaintext never touches the disk; --no-fifo writes a regular 0600 file instead (for commands that read the file twice or seek in it). --filename sets the name inside the folder (default tmp-file), --output-type the format of the plaintext. The folder is removed when the command ends, fails or is interrupted (SIGINT, SIGTERM and SIGHUP are forwarded to it). Exits with the command's status (128+N when it is killed by signal N).",
     examples: [
         { description: "Print the plaintext through the FIFO", command: "kubectl sops exec-file secret.yaml 'cat {}'" },
         { description: "Use a regular temp file as JSON", command: "kubectl sops exec-file --no-fifo --output-type json secret.yaml 'wc -c {}'" },
@@ -430,7 +471,7 @@ export const execFile: CommandSpec = {
         const user = typeof flags.user === "string" && flags.user !== "" ? lookupUser(flags.user) : undefined
         const decrypted = await decryptFile(io, file, flags)
         const plaintext = decrypted.resolved.output.emitPlain(decrypted.branches)
-        const env = definedEnv(io.env)
+        const env = inheritedEnv(io.env, user)
         Object.assign(env, userEnv(user))
         // Everything from here to the spawn is synchronous, so a signal is handled only once the child exists
         // (and is forwarded to it); the folder is removed in `finally` on every path.
@@ -440,7 +481,9 @@ export const execFile: CommandSpec = {
             if (user !== undefined) chownSync(dir, user.uid, user.gid)
             const temp = makeTempFile(dir, flags, plaintext, user)
             feed = temp.feed
-            const ended = (await runShell({ command: command.replaceAll("{}", temp.file), env, user, background: false })) as Ended
+            // Quoted for the shell; a function replacement, so `$&` and the like in the path stay literal.
+            const quoted = shellQuote(temp.file)
+            const ended = (await runShell({ command: command.replaceAll("{}", () => quoted), env, user, background: false })) as Ended
             return statusOf(ended, io, false)
         } finally {
             feed?.stop()
