@@ -1,13 +1,14 @@
 import { execFileSync } from "node:child_process"
-import { existsSync, readdirSync, writeFileSync } from "node:fs"
+import { existsSync, readdirSync, rmSync, writeFileSync } from "node:fs"
 import path from "node:path"
-import { describe, expect, it } from "vitest"
+import { describe, expect, it, onTestFinished } from "vitest"
 import { AGE1, cases } from "../commands/fixtures.js"
-import { repoRoot, run, tempDir } from "./run.js"
+import { repoRoot, run, tempDir, which } from "./run.js"
 
 describe("npm pack", () => {
     it("gives a package that installs globally and runs as a kubectl plugin", async () => {
         const dir = tempDir("ksops-pack-")
+        onTestFinished(() => rmSync(dir, { recursive: true, force: true }))
         execFileSync("npm", ["pack", "--pack-destination", dir], { cwd: repoRoot, stdio: "ignore" })
         const tgz = readdirSync(dir).find((n) => n.endsWith(".tgz"))
         expect(tgz).toMatch(/^kubectl-sops-\d+\.\d+\.\d+\.tgz$/)
@@ -23,10 +24,13 @@ describe("npm pack", () => {
         expect(help.code).toBe(0)
         expect(help.stdout).toContain("$ kubectl sops [COMMAND]")
         expect(help.stdout).toMatch(/^ {2}encrypt /m)
-        if (existsSync("/usr/bin/kubectl")) {
-            const viaKubectl = await run(["sops", "--help"], { command: "/usr/bin/kubectl", env })
+        // kubectl finds the plugin on PATH; .ci/run installs kubectl (to /usr/local/bin), so in CI it must be there
+        const kubectl = which("kubectl")
+        if (process.env.CI === "true" && kubectl === undefined) throw new Error("CI=true but kubectl is not on PATH (.ci/run installs it)")
+        if (kubectl !== undefined) {
+            const viaKubectl = await run(["sops", "--help"], { command: kubectl, env })
             expect(viaKubectl.code).toBe(0)
-            expect(viaKubectl.stdout).toContain("kubectl sops")
+            expect(viaKubectl.stdout).toContain("$ kubectl sops [COMMAND]")
         }
         writeFileSync(path.join(dir, "s.yaml"), "data:\n  password: c2VjcmV0\n")
         const keyEnv = { ...env, SOPS_AGE_KEY_FILE: path.join(cases, "keys/all.agekey") }
