@@ -1,5 +1,5 @@
 import { spawn } from "node:child_process"
-import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs"
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs"
 import path from "node:path"
 import { pathToFileURL } from "node:url"
 import { describe, expect, it } from "vitest"
@@ -70,5 +70,8 @@ describe("writeFileAtomic", () => {
         await new Promise((resolve) => child.on("close", resolve))
         expect(readFileSync(file, "utf8")).toBe("original: true\n")
         expect(existsSync(file)).toBe(true)
+        // a killed writer cannot remove its partial temp file (up to 1 GiB): the test does, at once
+        rmSync(dir, { recursive: true, force: true })
+        expect(existsSync(dir)).toBe(false)
     })
 })
