@@ -9,7 +9,7 @@
 // Usage: node scripts/bench-yaml.mjs [--cold=N] [--warm=N] [--secrets]   (defaults: --cold=5 --warm=10)
 import { execFileSync } from "node:child_process"
 import { randomBytes } from "node:crypto"
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs"
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { loadavg, tmpdir } from "node:os"
 import path from "node:path"
 import { fileURLToPath, pathToFileURL } from "node:url"
@@ -23,7 +23,10 @@ const opt = (name, dflt) => {
     return a === undefined ? dflt : a.slice(name.length + 3)
 }
 const child = opt("child", undefined)
+const ownDir = opt("dir", undefined) === undefined
 const dir = opt("dir", undefined) ?? mkdtempSync(path.join(tmpdir(), "bench-yaml-"))
+// the parent made the folder (the children get --dir): it goes when the parent exits, also after an error
+if (ownDir) process.on("exit", () => rmSync(dir, { recursive: true, force: true }))
 const bundle = path.join(dir, "yaml.mjs")
 
 if (child === undefined) {
@@ -125,6 +128,10 @@ for (const [name, text] of inputs) {
                     best[key] = Math.min(best[key] ?? Number.POSITIVE_INFINITY, v)
                 }
             }
+        }
+        if (best["!! round trip differs"] !== undefined) {
+            console.log("FAILED: decrypting the encrypted file does not give the original bytes back")
+            process.exitCode = 1
         }
         console.log(`cold, one run per fresh process, min of ${cold}:`)
         for (const [k, v] of Object.entries(best))

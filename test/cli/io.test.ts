@@ -143,6 +143,9 @@ describe("writeFileAtomic", () => {
         await new Promise((resolve) => child.on("close", resolve))
         expect(readFileSync(file, "utf8")).toBe("original: true\n")
         expect(existsSync(file)).toBe(true)
+        // a killed writer cannot remove its partial temp file (up to 1 GiB): the test does, at once
+        rmSync(dir, { recursive: true, force: true })
+        expect(existsSync(dir)).toBe(false)
     })
 })
 

@@ -1,9 +1,10 @@
 /** Test helper: run the built `bin/kubectl-sops` as a child process. */
 import { spawn } from "node:child_process"
-import { accessSync, constants, mkdtempSync } from "node:fs"
+import { accessSync, constants, mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import path from "node:path"
 import { fileURLToPath } from "node:url"
+import { afterAll } from "vitest"
 
 /** The repository root. */
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..")
@@ -66,9 +67,36 @@ export function run(args: readonly string[], options: RunOptions = {}): Promise<
     })
 }
 
-/** A fresh temp folder. */
+/** Temp folders made by {@link tempDir} and not removed yet. */
+const made = new Set<string>()
+
+/** Remove every temp folder made so far (what cannot be removed yet is tried again at exit). */
+function removeTempDirs(): void {
+    for (const dir of made) {
+        try {
+            rmSync(dir, { recursive: true, force: true, maxRetries: 3 })
+            made.delete(dir)
+        } catch {
+            // still in use (a process started by the test is ending): the exit handler tries again
+        }
+    }
+}
+
+// Each test file gets its own copy of this module: its temp folders go when the file's tests are done (the hook is
+// registered first, so it runs after the file's own afterAll hooks, which stop agents and servers), and at the
+// latest when the worker exits.
+try {
+    afterAll(removeTempDirs)
+} catch {
+    // imported outside a test file's collection: only the exit handler
+}
+process.on("exit", removeTempDirs)
+
+/** A fresh temp folder, removed after the test file's tests. */
 export function tempDir(prefix = "ksops-cli-"): string {
-    return mkdtempSync(path.join(tmpdir(), prefix))
+    const dir = mkdtempSync(path.join(tmpdir(), prefix))
+    made.add(dir)
+    return dir
 }
 
 /** The absolute path of a command on PATH, or undefined. */

@@ -16,24 +16,23 @@ describe("startup", () => {
         expect(r.stdout).toBe("false")
     })
 
-    it("encrypts without loading oclif, well under twice a bare node start", () => {
+    // The speed claim (encrypt within 1.5x a bare `node -e 0`) is a benchmark figure, not a test: `npm run bench`
+    // (P1, which fails when it misses) and scripts/startup-bench.mjs --check. Here: the fast path that makes it
+    // possible is taken, i.e. encrypt never loads oclif, while --help does (so the probe can see oclif).
+    it("encrypts without loading oclif; --help loads it", () => {
         const dir = tempDir()
         writeFileSync(path.join(dir, "s.yaml"), readFileSync(path.join(repoRoot, "../shared/vectors/sops-3.13.2/basic-auth.yaml")))
-        const time = (argv: string[]) => {
-            const start = process.hrtime.bigint()
-            const r = spawnSync(argv[0], argv.slice(1), { cwd: dir, stdio: ["ignore", "ignore", "pipe"] })
-            expect(r.status, String(r.stderr)).toBe(0)
-            return Number(process.hrtime.bigint() - start) / 1e6
+        const probe = path.join(dir, "probe.cjs")
+        writeFileSync(
+            probe,
+            'process.on("exit", () => process.stderr.write("oclif loaded: " + Object.keys(require.cache).some((k) => k.includes("@oclif")) + "\\n"))\n',
+        )
+        const loaded = (args: string[]) => {
+            const r = spawnSync(process.execPath, ["--require", probe, binPath, ...args], { cwd: dir, encoding: "utf8", env: { ...process.env, KUBECTL_SOPS_NO_AGENT: "1" } })
+            expect(r.status, r.stderr).toBe(0)
+            return /oclif loaded: (true|false)\n$/.exec(r.stderr)?.[1]
         }
-        const bare: number[] = []
-        const encrypt: number[] = []
-        for (let i = 0; i < 7; i++) {
-            bare.push(time([process.execPath, "-e", "0"]))
-            encrypt.push(time([binPath, "encrypt", "--age", AGE1, "s.yaml"]))
-        }
-        const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]
-        // The release budget is 1.5x (scripts/startup-bench.mjs --check, on a quiet machine); this guard is loose
-        // because tests run in parallel. Loading oclif alone would make it about 2.6x.
-        expect(median(encrypt) / median(bare)).toBeLessThan(2)
+        expect(loaded(["encrypt", "--age", AGE1, "s.yaml"])).toBe("false")
+        expect(loaded(["--help"])).toBe("true")
     })
 })

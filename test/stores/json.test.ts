@@ -236,8 +236,10 @@ describe("JSON properties", () => {
     })
 })
 
-describe("JSON performance", () => {
-    it("loads and emits a ~6 MiB file quickly", () => {
+// Speed is a benchmark figure (`npm run bench`, J1: load + emit of this same document, with a target); here only
+// what the large document must come out as.
+describe("a large JSON document", () => {
+    it("loads and emits a ~6 MiB file with 40,000 objects, unchanged through a round trip", () => {
         const entries: string[] = []
         for (let i = 0; i < 40000; i++) {
             entries.push(
@@ -246,16 +248,10 @@ describe("JSON performance", () => {
         }
         const input = bytes(`{${entries.join(", ")}}`)
         expect(input.length).toBeGreaterThan(4 * 1024 * 1024)
-        const t0 = performance.now()
         const branches = store.loadPlain(input)
-        const t1 = performance.now()
-        const out = store.emitPlain(branches)
-        const t2 = performance.now()
-        console.log(
-            `json perf: ${(input.length / 1048576).toFixed(1)} MiB load ${(t1 - t0).toFixed(0)} ms, emit ${(t2 - t1).toFixed(0)} ms (${(out.length / 1048576).toFixed(1)} MiB)`,
-        )
-        // generous bound: the CI machine may be shared; typical figures are a few hundred ms each
-        expect(t2 - t0).toBeLessThan(6000)
         expect(branches[0].items).toHaveLength(40000)
+        const out = store.emitPlain(branches)
+        expect(JSON.parse(text(out))).toEqual(JSON.parse(text(input)))
+        expect(text(store.emitPlain(store.loadPlain(out)))).toBe(text(out))
     })
 })
