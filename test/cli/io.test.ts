@@ -5,7 +5,7 @@ import { pathToFileURL } from "node:url"
 import { describe, expect, it, onTestFinished } from "vitest"
 import { readInput, writeFileAtomic } from "../../src/cli/io.js"
 import { ErrorKind, KsopsError } from "../../src/errors.js"
-import { sandbox } from "../commands/fixtures.js"
+import { AGE1, AGE2, sandbox } from "../commands/fixtures.js"
 import { repoRoot, tempDir } from "./run.js"
 
 /** A temp folder removed when the test ends. */
@@ -178,6 +178,42 @@ describe("two processes writing one file in place at once", () => {
             expect(readFileSync(path.join(sb.dir, "secret.yaml"), "utf8")).toMatch(/\nsops:\n[\s\S]*\n {4}version: 3\.13\.2\n$/)
             expect(readdirSync(sb.dir).filter((n) => !n.startsWith(".home"))).toEqual(["secret.yaml"])
         }
+    })
+})
+
+describe("every command that writes a file back follows a chain of links", () => {
+    it("set, unset, rotate -i, updatekeys, decrypt -i and encrypt -i replace the target and keep the links", async () => {
+        const sb = sandbox()
+        onTestFinished(() => rmSync(sb.dir, { recursive: true, force: true }))
+        mkdirSync(path.join(sb.dir, "real"))
+        mkdirSync(path.join(sb.dir, "links"))
+        const target = sb.copy("rotate/before.yaml", "real/secret.yaml")
+        chmodSync(target, 0o640)
+        symlinkSync("../real/secret.yaml", path.join(sb.dir, "links", "middle.yaml"))
+        symlinkSync("links/middle.yaml", path.join(sb.dir, "secret.yaml"))
+        writeFileSync(path.join(sb.dir, ".sops.yaml"), `creation_rules:\n  - age: ${AGE2}\n`)
+        const steps: [string[], number][] = [
+            [["set", "secret.yaml", '["data"]["user"]', '"changed"'], 0o640],
+            [["unset", "secret.yaml", '["data"]["password"]'], 0o640],
+            [["rotate", "-i", "secret.yaml"], 0o640],
+            [["updatekeys", "-y", "secret.yaml"], 0o640],
+            [["decrypt", "-i", "secret.yaml"], 0o600],
+            [["encrypt", "-i", "--age", AGE1, "secret.yaml"], 0o600],
+        ]
+        for (const [argv, mode] of steps) {
+            const before = readFileSync(target, "utf8")
+            const r = await sb.run(argv, { env: { KUBECTL_SOPS_NO_AGENT: "1" } })
+            expect(r.code, `${argv[0]}: ${r.stderr}`).toBe(0)
+            expect(lstatSync(path.join(sb.dir, "secret.yaml")).isSymbolicLink(), argv[0]).toBe(true)
+            expect(lstatSync(path.join(sb.dir, "links", "middle.yaml")).isSymbolicLink(), argv[0]).toBe(true)
+            expect(readFileSync(target, "utf8"), argv[0]).not.toBe(before)
+            expect(statSync(target).mode & 0o7777, argv[0]).toBe(mode)
+            expect(readdirSync(path.join(sb.dir, "real")), argv[0]).toEqual(["secret.yaml"])
+        }
+        expect(readFileSync(target, "utf8")).toContain(`recipient: ${AGE1}`)
+        const plain = await sb.run(["decrypt", "--no-agent", "real/secret.yaml"])
+        expect(plain.stdout).toContain("user: changed")
+        expect(plain.stdout).not.toContain("password")
     })
 })
 

@@ -45,10 +45,24 @@ function start(sb: Sandbox, args: string[]) {
     const exited = new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
         child.on("close", (code) => resolve({ code, stdout, stderr }))
     })
-    const waitFor = async (re: RegExp) => {
-        for (let i = 0; i < 200 && !re.test(stdout); i++) await new Promise((r) => setTimeout(r, 25))
-        return stdout
-    }
+    /** Wait until stdout matches (on its data events) or the command ends; at most 30 s. */
+    const waitFor = (re: RegExp) =>
+        new Promise<string>((resolve) => {
+            const done = () => {
+                clearTimeout(timer)
+                child.stdout.off("data", onData)
+                child.off("close", done)
+                resolve(stdout)
+            }
+            // registered after the collector above, so `stdout` already holds the chunk
+            const onData = () => {
+                if (re.test(stdout)) done()
+            }
+            const timer = setTimeout(done, 30_000)
+            child.stdout.on("data", onData)
+            child.once("close", done)
+            if (re.test(stdout) || child.exitCode !== null) done()
+        })
     return { child, exited, waitFor }
 }
 
@@ -133,7 +147,8 @@ describe("kubectl sops exec-env", () => {
         const go = path.join(sb.dir, "go")
         const marker = path.join(sb.dir, "bg.txt")
         // The command waits for the test's go file, then writes the marker atomically (rename).
-        const script = `while [ ! -e ${go} ]; do sleep 0.01; done; echo "$DB_USER" > ${marker}.part && mv ${marker}.part ${marker}`
+        // (bounded: it gives up after about a minute should the test fail before creating the go file)
+        const script = `i=0; while [ ! -e ${go} ] && [ $i -lt 6000 ]; do sleep 0.01; i=$((i + 1)); done; echo "$DB_USER" > ${marker}.part && mv ${marker}.part ${marker}`
         const r = await sb.run(["exec-env", "--background", "app.env", script])
         expect(r.code).toBe(0)
         expect(r.stderr).toContain("--background option is deprecated")
