@@ -17,7 +17,7 @@ const env = { ...process.env, SOPS_AGE_KEY_FILE: join(vectors, "all.agekey"), KU
 const work = mkdtempSync(join(tmpdir(), "ksops-bench-"))
 const rssFile = join(work, "rss")
 const quick = process.argv.includes("--quick")
-// --only P5,P6: just those figures
+// --only P5,P6: just those figures (P1 … P6, C1, H1)
 const only = process.argv.includes("--only") ? process.argv[process.argv.indexOf("--only") + 1].split(",") : undefined
 const want = (name) => only === undefined || only.includes(name)
 const loadAtStart = readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" ")
@@ -80,8 +80,16 @@ if (want("P1")) {
     const bare = measure("node -e 0", n1, () => run(["-e", "0"]))
     const p1 = measure("P1", n1, () => run(ksops("encrypt", "--age", AGE, "--encrypted-regex", "^(data|stringData)$", secret)))
     report("bare node -e 0", bare)
+    // the same with the Flux guide's .sops.yaml (path_regex and encrypted_regex from the file, not flags)
+    const fluxDir = join(work, "p1-flux")
+    mkdirSync(fluxDir)
+    writeFileSync(join(fluxDir, ".sops.yaml"), `creation_rules:\n  - path_regex: .*.yaml\n    encrypted_regex: ^(data|stringData)$\n    age: ${AGE}\n`)
+    writeFileSync(join(fluxDir, "basic-auth.yaml"), basicAuthSecret())
+    const p1flux = measure("P1 .sops.yaml", n1, () => run(ksops("encrypt", "basic-auth.yaml"), { cwd: fluxDir }))
     report("P1 encrypt basic-auth (age), whole process", p1, "≤ 1.5× bare node")
     lines.push(`${"P1 ratio to bare node".padEnd(58)} ${(p1.ms / bare.ms).toFixed(2).padStart(6)} ×`)
+    report("P1 the same with a Flux-style .sops.yaml", p1flux, "≤ 1.5× bare node")
+    lines.push(`${"P1 (.sops.yaml) ratio to bare node".padEnd(58)} ${(p1flux.ms / bare.ms).toFixed(2).padStart(6)} ×`)
 }
 
 // P2/P3: a generated 6 MiB YAML with 120,000 values.
@@ -218,6 +226,17 @@ if (want("C1")) {
     if (r.status !== 0) throw new Error(`bench-check exited ${r.status}`)
     const c1 = JSON.parse(r.stdout.trim().split("\n").pop())
     report("C1 check 1,000 encrypted Secrets (--keys file)", { ms: c1.ms, runs: c1.runs }, "≤ 3 s")
+}
+
+// H1: crafted hostile inputs (scripts/bench-crafted.mjs), each a whole process against a 1 s target.
+if (want("H1")) {
+    const r = spawnSync(process.execPath, [join(root, "scripts/bench-crafted.mjs"), "--json", "--runs", quick ? "1" : "3"], { stdio: ["ignore", "pipe", "inherit"], encoding: "utf8" })
+    if (r.status !== 0 && r.status !== 1) throw new Error(`bench-crafted exited ${r.status}`)
+    const h1 = JSON.parse(r.stdout.trim().split("\n").pop())
+    for (const c of h1.results) {
+        const time = c.killed ? "killed" : `${c.ms.toFixed(0)} ms`
+        lines.push(`${`H1 ${c.name}`.padEnd(58)} ${time.padStart(9)}  (${c.pass ? "pass" : "FAIL"}; target < 1 s)`)
+    }
 }
 
 console.log(`kubectl-sops benchmarks (${new Date().toISOString()}, node ${process.version}, load ${loadAtStart} at start, ${readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" ")} at end)`)
