@@ -71,6 +71,19 @@ describe("Go regexes from files and flags", () => {
         expect(comment.commentRegex?.test(`${" #".repeat(5_000)}y`)).toBe(false)
     }, 10_000)
 
+    it("selects keys in the walk as sops does with Go-only syntax (finding: JS semantics changed what is encrypted and MACed)", () => {
+        // each of these decides whether a value is encrypted (and, with mac_only_encrypted, whether it is MACed)
+        const matches = (encryptedRegex: string, key: string) => compileRule({ encryptedRegex }).keyMatches?.(key)
+        expect(matches("^a.b$", "a\u2028b")).toBe(true)
+        expect(matches("^\\pL+$", "données")).toBe(true)
+        expect(matches("^(?P<k>data)$", "data")).toBe(true)
+        expect(matches("^data\\z", "data")).toBe(true)
+        expect(matches("(?i)^DATA$", "Data")).toBe(true)
+        expect(matches("[[:upper:]]", "DATA")).toBe(true)
+        expect(matches("\\Qa.b\\E", "axb")).toBe(false)
+        expect(compileRule({ unencryptedCommentRegex: "^\\pL+$" }).commentRegex?.test("é")).toBe(true)
+    })
+
     it("treats a pattern Go refuses as matching nothing in the walk, as sops does", () => {
         expect(compileRule({ encryptedRegex: "(" }).keyMatches?.("(")).toBe(false)
         expect(compileRule({ unencryptedRegex: "(?=x)" }).keyMatches?.("x")).toBe(false)
