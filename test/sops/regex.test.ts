@@ -100,14 +100,16 @@ describe("Go regexes from files and flags", () => {
     })
 
     // Patterns of the fast subset's grammar plus characters just outside it, against the oracle.
-    const atom = fc.constantFrom("a", "b", "y", ".", "\\.", "\\*", "\\$", "^", "$", "😀", "\n", "-", "/", ".*", "*", "+", "?", "{1}", "\\-", "]", "}")
+    const atom = fc.constantFrom("a", "b", "y", ".", "\\.", "\\*", "\\$", "^", "$", "😀", "\n", "\u2028", "-", "/", ".*", "*", "+", "?", "{1}", "\\-", "]", "}")
     const fastPattern: fc.Arbitrary<string> = fc.letrec<{ seq: string; group: string }>((tie) => ({
         seq: fc.array(fc.oneof({ weight: 4, arbitrary: atom }, { weight: 1, arbitrary: tie("group") }), { maxLength: 6 }).map((xs) => xs.join("")),
         group: fc
             .tuple(fc.constantFrom("(", "(?:"), fc.array(tie("seq"), { minLength: 1, maxLength: 3 }))
             .map(([open, alts]) => `${open}${alts.join("|")})`),
     })).seq
-    const subject = fc.array(fc.constantFrom("a", "b", "y", ".", "*", "$", "😀", "\n", "-", "/", "ya"), { maxLength: 12 }).map((xs) => xs.join(""))
+    const subject = fc
+        .array(fc.constantFrom("a", "b", "y", ".", "*", "$", "😀", "\n", "\r", "\u2028", "-", "/", "ya", "\ud800"), { maxLength: 12 })
+        .map((xs) => xs.join(""))
 
     it("agrees with Go's regexp (re2js) on the fast subset and around it", () => {
         fc.assert(
