@@ -217,13 +217,15 @@ function parseKustomization(ctx: Ctx, text: string): unknown {
 function parseDocs(ctx: Ctx, bytes: Buffer): Branch[] | string {
     try {
         return ctx.yamlStore.loadPlain(bytes)
-    } catch {
+    } catch (e) {
+        // an alias bomb: the `yaml` package would be told the same (below), after expanding up to its own limit
+        if (e instanceof Error && e.message.endsWith("excessive aliasing")) return e.message.replace(/^Error unmarshaling input YAML: yaml: /, "")
         try {
             return ctx.yaml
                 .parseAllDocuments(bytes.toString("utf8"))
                 .map((d) => {
                     if (d.errors.length > 0) throw d.errors[0]
-                    return toTree(d.toJS({ maxAliasCount: -1 }))
+                    return toTree(d.toJS({ maxAliasCount: 100 }))
                 })
                 .filter((d): d is Branch => d instanceof Branch)
         } catch (e) {

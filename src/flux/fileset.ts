@@ -3,7 +3,7 @@
  * resolution inside the artifact root, the kustomization-file rules, the generated kustomization, the recursion
  * through `resources` and `components`, and the pre-build targets (secretGenerator files and envs, local patches).
  */
-import { lstatSync, readdirSync, readFileSync, readlinkSync, type Stats, statSync } from "node:fs"
+import { lstatSync, readdirSync, readFileSync, readlinkSync, realpathSync, type Stats, statSync } from "node:fs"
 import path from "node:path"
 import { Branch } from "../sops/tree.js"
 import { formatFromPath } from "../stores/index.js"
@@ -199,7 +199,9 @@ function generatedResources(root: string, dirAbs: string, parseAll: ParseAll, pa
             const child = path.join(abs, name)
             let st: Stats
             try {
-                st = statSync(child)
+                // lstat, as Go's filepath.Walk: a symlinked folder is not descended into (two links to "." would
+                // never end), a symlinked file is read through the link (os.ReadFile), but only inside root
+                st = lstatSync(child)
             } catch {
                 continue
             }
@@ -207,6 +209,10 @@ function generatedResources(root: string, dirAbs: string, parseAll: ParseAll, pa
                 if (findKustomization(child).files.length > 0) out.push(path.relative(dirAbs, child))
                 else walk(child)
             } else if (/\.ya?ml$/.test(name)) {
+                if (st.isSymbolicLink() && !linkStaysInside(root, child)) {
+                    error = `kustomize create failed: open ${relToRoot(root, child)}: no such file or directory`
+                    return
+                }
                 const why = kubernetesYamlProblem(child, parseAll, (docs) => parsed.set(relToRoot(root, child), docs))
                 if (why !== undefined) error = `kustomize create failed: failed to decode Kubernetes YAML from ${relToRoot(root, child)}: ${why}`
                 else out.push(path.relative(dirAbs, child))
@@ -215,6 +221,17 @@ function generatedResources(root: string, dirAbs: string, parseAll: ParseAll, pa
     }
     walk(dirAbs)
     return error === undefined ? { resources: out } : { resources: out, error }
+}
+
+/** Does a symlink resolve to a regular file inside root? (One that leaves it is clamped away, like secure-join.) */
+function linkStaysInside(root: string, link: string): boolean {
+    try {
+        const target = realpathSync(link)
+        const rel = path.relative(realpathSync(root), target)
+        return rel !== "" && !rel.startsWith("..") && !path.isAbsolute(rel) && statSync(target).isFile()
+    } catch {
+        return false
+    }
 }
 
 /** Why kustomize's `SliceFromBytes` would refuse a file, or undefined. */

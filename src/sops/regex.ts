@@ -112,7 +112,8 @@ const JS_SYNTAX = /[\\^$.*+?()[\]{}|/]/
 
 /** A JavaScript RegExp source equivalent to `pattern` when it is in the fast subset (see the top), else undefined. */
 export function fastSource(pattern: string): string | undefined {
-    if (pattern.length > FAST_MAX_LENGTH) return undefined
+    // a lone surrogate (possible through a JSON escape) is not UTF-8: left to re2js
+    if (pattern.length > FAST_MAX_LENGTH || /\p{Cs}/u.test(pattern)) return undefined
     let p = pattern
     while (p.startsWith(".*") && !/^\.\*[*+?{]/.test(p)) p = p.slice(2)
     while (p.endsWith(".*") && trailingDotStar(p)) p = p.slice(0, -2)

@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs"
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { describe, expect, it } from "vitest"
@@ -102,6 +102,8 @@ describe(".sops.yaml discovery", () => {
         // Go-only syntax works as in sops
         const go = tree({ ".sops.yaml": `creation_rules:\n  - path_regex: (?i)^(?P<env>PROD)/.*\\z\n    age: ${AGE1}\n` })
         expect(matchRule(loadConfig(join(go, ".sops.yaml")), join(go, "prod/s.yaml"), go)?.age).toBe(AGE1)
+        rmSync(root, { recursive: true, force: true })
+        rmSync(go, { recursive: true, force: true })
     }, 10_000)
 
     it("refuses a selection regex Go refuses, with Go's message", async () => {
@@ -109,6 +111,7 @@ describe(".sops.yaml discovery", () => {
         await expect(creationRuleFor(loadConfig(join(root, ".sops.yaml")), "a.yaml", root)).rejects.toThrow(
             "error loading config: invalid encrypted_regex: error parsing regexp: invalid or unsupported Perl syntax: `(?=`",
         )
+        rmSync(root, { recursive: true, force: true })
     })
 
     it("takes keys from flags, then the environment, in sops' flag order", async () => {

@@ -1,5 +1,5 @@
 /** The pre-flight check against repository trees mirroring kustomize-controller's cases (§5, §8). */
-import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs"
+import { mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs"
 import path from "node:path"
 import { beforeAll, describe, expect, it } from "vitest"
 import type { ImportedKeys } from "../../src/flux/keys.js"
@@ -19,6 +19,13 @@ beforeAll(async () => {
     ageSecret = await encrypt(secretYaml("db", { password: "hunter2" }), { groups: [[AGE[1]]] })
     pgpSecret = await encrypt(secretYaml("db-pgp", { password: "hunter2" }), { groups: [[PGP_FP]] })
 })
+
+/** A billion-laughs file: `levels` anchors, each a list of ten aliases of the one before (10^levels leaves). */
+function aliasBomb(levels: number): string {
+    const lines = ["a0: &a0 [x, x, x, x, x, x, x, x, x, x]"]
+    for (let i = 1; i < levels; i++) lines.push(`a${i}: &a${i} [${Array(10).fill(`*a${i - 1}`).join(", ")}]`)
+    return `${lines.join("\n")}\n`
+}
 
 const NO_MATCH = `Group 0: FAILED
   ${"AGE"}: FAILED
@@ -250,6 +257,38 @@ describe("kustomization walk", () => {
         expect(bad.ok).toBe(false)
         expect(bad.error).toBe("kustomize create failed: failed to decode Kubernetes YAML from c/sub/sops.yaml: missing Resource metadata")
     })
+
+    it("the generated kustomization does not follow folder symlinks (finding: two links to '.' never finished)", async () => {
+        const root = repo({ "c/a.yaml": ageSecret, "c/sub/b.yaml": ageSecret.replace("name: db", "name: b"), "other/l.yaml": ageSecret.replace("name: db", "name: l") })
+        symlinkSync(".", path.join(root, "c/loop1"))
+        symlinkSync(".", path.join(root, "c/loop2"))
+        symlinkSync("..", path.join(root, "c/sub/up"))
+        // a symlinked file is read through the link, as kustomize-controller's filepath.Walk + os.ReadFile do
+        symlinkSync("../other/l.yaml", path.join(root, "c/link.yaml"))
+        const r = await check(root, "c", age1)
+        expect(r.error).toBeUndefined()
+        expect(results(r)).toEqual(["c/a.yaml:resource:decrypts", "other/l.yaml:resource:decrypts", "c/sub/b.yaml:resource:decrypts"])
+        // one that leaves the root is clamped away, like secure-join
+        const outside = repo({ "x.yaml": ageSecret })
+        symlinkSync(path.join(outside, "x.yaml"), path.join(root, "c/out.yaml"))
+        const escaped = await check(root, "c", age1)
+        expect(escaped.ok).toBe(false)
+        expect(escaped.error).toBe("kustomize create failed: open c/out.yaml: no such file or directory")
+        rmSync(outside, { recursive: true, force: true })
+        rmSync(root, { recursive: true, force: true })
+    }, 10_000)
+
+    it("refuses a YAML alias bomb in a resource like go-yaml (finding: the yaml package's alias guard was off)", async () => {
+        const root = repo({ "c/kustomization.yaml": kustomization({ resources: ["bomb.yaml"] }), "c/bomb.yaml": aliasBomb(9) })
+        const r = await check(root, "c", age1)
+        expect(r.ok).toBe(false)
+        expect(r.files[0]).toMatchObject({ path: "c/bomb.yaml", result: "fails", error: "kustomize build failed: c/bomb.yaml: document contains excessive aliasing" })
+        const generated = repo({ "c/bomb.yaml": aliasBomb(9) })
+        const g = await check(generated, "c", age1)
+        expect(g.error).toBe("kustomize create failed: failed to decode Kubernetes YAML from c/bomb.yaml: error converting YAML to JSON: yaml: document contains excessive aliasing")
+        rmSync(root, { recursive: true, force: true })
+        rmSync(generated, { recursive: true, force: true })
+    }, 10_000)
 
     it("multiple kustomization files, a referenced folder without one, and bad YAML fail the reconcile", async () => {
         const multi = await check(repo({ "k/kustomization.yaml": kustomization({}), "k/Kustomization": kustomization({}) }), "k", age1)

@@ -71,6 +71,19 @@ describe("Go regexes from files and flags", () => {
         expect(comment.commentRegex?.test(`${" #".repeat(5_000)}y`)).toBe(false)
     }, 10_000)
 
+    it("selects keys in the walk as sops does with Go-only syntax (finding: JS semantics changed what is encrypted and MACed)", () => {
+        // each of these decides whether a value is encrypted (and, with mac_only_encrypted, whether it is MACed)
+        const matches = (encryptedRegex: string, key: string) => compileRule({ encryptedRegex }).keyMatches?.(key)
+        expect(matches("^a.b$", "a\u2028b")).toBe(true)
+        expect(matches("^\\pL+$", "données")).toBe(true)
+        expect(matches("^(?P<k>data)$", "data")).toBe(true)
+        expect(matches("^data\\z", "data")).toBe(true)
+        expect(matches("(?i)^DATA$", "Data")).toBe(true)
+        expect(matches("[[:upper:]]", "DATA")).toBe(true)
+        expect(matches("\\Qa.b\\E", "axb")).toBe(false)
+        expect(compileRule({ unencryptedCommentRegex: "^\\pL+$" }).commentRegex?.test("é")).toBe(true)
+    })
+
     it("treats a pattern Go refuses as matching nothing in the walk, as sops does", () => {
         expect(compileRule({ encryptedRegex: "(" }).keyMatches?.("(")).toBe(false)
         expect(compileRule({ unencryptedRegex: "(?=x)" }).keyMatches?.("x")).toBe(false)
@@ -87,14 +100,16 @@ describe("Go regexes from files and flags", () => {
     })
 
     // Patterns of the fast subset's grammar plus characters just outside it, against the oracle.
-    const atom = fc.constantFrom("a", "b", "y", ".", "\\.", "\\*", "\\$", "^", "$", "😀", "\n", "-", "/", ".*", "*", "+", "?", "{1}", "\\-", "]", "}")
+    const atom = fc.constantFrom("a", "b", "y", ".", "\\.", "\\*", "\\$", "^", "$", "😀", "\n", "\u2028", "-", "/", ".*", "*", "+", "?", "{1}", "\\-", "]", "}")
     const fastPattern: fc.Arbitrary<string> = fc.letrec<{ seq: string; group: string }>((tie) => ({
         seq: fc.array(fc.oneof({ weight: 4, arbitrary: atom }, { weight: 1, arbitrary: tie("group") }), { maxLength: 6 }).map((xs) => xs.join("")),
         group: fc
             .tuple(fc.constantFrom("(", "(?:"), fc.array(tie("seq"), { minLength: 1, maxLength: 3 }))
             .map(([open, alts]) => `${open}${alts.join("|")})`),
     })).seq
-    const subject = fc.array(fc.constantFrom("a", "b", "y", ".", "*", "$", "😀", "\n", "-", "/", "ya"), { maxLength: 12 }).map((xs) => xs.join(""))
+    const subject = fc
+        .array(fc.constantFrom("a", "b", "y", ".", "*", "$", "😀", "\n", "\r", "\u2028", "-", "/", "ya", "\ud800"), { maxLength: 12 })
+        .map((xs) => xs.join(""))
 
     it("agrees with Go's regexp (re2js) on the fast subset and around it", () => {
         fc.assert(

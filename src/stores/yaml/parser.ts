@@ -55,6 +55,9 @@ export class YamlParser {
     private lineStart = 0
     private pending: PendingComment[] = []
     private anchors = new Map<string, TreeValue>()
+    /** Nodes copied by alias expansion in this document, and where the document starts (see {@link parseAlias}). */
+    private aliasNodes = 0
+    private docStart = 0
     private docIndex = 0
     /** The key read by the last successful {@link tryKey}, and where it started. */
     private keyValue: TreeValue = null
@@ -245,6 +248,8 @@ export class YamlParser {
                 continue
             }
             this.anchors = new Map()
+            this.aliasNodes = 0
+            this.docStart = this.pos
             const branch = this.parseDocument(col)
             docs.push(branch)
             this.docIndex++
@@ -443,7 +448,22 @@ export class YamlParser {
         const name = this.src.slice(start, this.pos)
         const v = this.anchors.get(name)
         if (v === undefined && !this.anchors.has(name)) this.fail(`unknown anchor '${name}' referenced`, start - 1)
-        return cloneValue(v as TreeValue)
+        // go-yaml v3's guard against alias bombs: it refuses a document once more than 100 of more than 1000
+        // decoded nodes came from alias expansion and their share is above allowedAliasRatio. We count the
+        // nodes an alias copies before copying them, and stand in for the nodes read directly with the number of
+        // characters read (each node takes at least one), so we refuse no later than go-yaml would: at the
+        // latest after about 400,000 copied nodes.
+        const size = nodeCount(v as TreeValue)
+        this.aliasNodes += size
+        const decoded = this.aliasNodes + (this.pos - this.docStart)
+        if (this.aliasNodes > 100 && decoded > 1000 && this.aliasNodes / decoded > allowedAliasRatio(decoded)) {
+            throw new FormatError("Error unmarshaling input YAML: yaml: document contains excessive aliasing", undefined, {
+                hint: "anchors and aliases (&a, *a) expand to far more data than the file holds: expand them by hand",
+            })
+        }
+        const copy = cloneValue(v as TreeValue)
+        if (copy !== null && typeof copy === "object") sizes.set(copy, size)
+        return copy
     }
 
     /** After an alias or flow node: is a `:` mapping indicator next on this line? */
@@ -1352,6 +1372,28 @@ function stringForm(v: TreeValue): string {
     if (v === null) return ""
     if (v instanceof SopsTime) return v.text
     return String(v)
+}
+
+/** Share of alias-expanded nodes go-yaml v3 allows: 99% up to 400,000 decoded nodes, then down to 10% at 4,000,000. */
+export function allowedAliasRatio(decoded: number): number {
+    const low = 400_000
+    const high = 4_000_000
+    if (decoded <= low) return 0.99
+    if (decoded >= high) return 0.1
+    return 0.99 - ((0.99 - 0.1) * (decoded - low)) / (high - low)
+}
+
+/** Nodes in a value (a mapping counts itself, each key and each value's nodes), cached for collections. */
+const sizes = new WeakMap<object, number>()
+function nodeCount(v: TreeValue): number {
+    if (v === null || typeof v !== "object" || !(v instanceof Branch || Array.isArray(v))) return 1
+    const known = sizes.get(v)
+    if (known !== undefined) return known
+    let n = 1
+    if (v instanceof Branch) for (const item of v.items) n += 1 + nodeCount(item.value)
+    else for (const e of v) n += nodeCount(e)
+    sizes.set(v, n)
+    return n
 }
 
 /** Deep copy of a value (aliases are expanded into independent copies). */
