@@ -5,6 +5,11 @@
  *
  * Private material never leaves: {@link Agent.unwrap} returns data keys (or Shamir parts), and only
  * {@link Agent.exportKey} with `secret: true` returns a private key (as stored: still protected if it was).
+ *
+ * Private material is held only where it must be: unlocked keys in their TTL cache. What the agent knows of the
+ * keychain's keys otherwise is metadata (no `secret`); a secret is read from the keychain when a key is unlocked
+ * or exported and dropped right after. `lock`, and the idle TTL after the keychain's last use, also make the
+ * keychain forget what it holds in memory (a file keychain's passphrase and decrypted contents).
  */
 import { createHash } from "node:crypto"
 import { KsopsError } from "../errors.js"
@@ -63,6 +68,14 @@ export interface AgentOptions {
     scryptLogN?: number
 }
 
+/** What the agent keeps of a stored key between uses: everything but the secret. */
+type StoredMeta = Omit<StoredKey, "secret">
+
+function metaOf(k: StoredKey): StoredMeta {
+    const { secret: _secret, ...meta } = k
+    return meta
+}
+
 /** One outcome of {@link Agent.unwrap}: the part (a copy the caller owns) or a protocol error. */
 export type UnwrapOutcome = { part: Uint8Array } | { error: AgentProtocolError }
 
@@ -98,12 +111,16 @@ export class Agent {
     readonly #keys: TtlCache<string, UnlockedKey>
     readonly #dataKeys: TtlCache<string, Uint8Array>
     readonly #unlocking = new Map<string, Promise<UnlockedKey>>()
-    #stored: Map<string, StoredKey> | undefined
-    #loading: Promise<Map<string, StoredKey>> | undefined
+    #stored: Map<string, StoredMeta> | undefined
+    #loading: Promise<Map<string, StoredMeta>> | undefined
+    readonly #idleTtlMs: number
+    #keychainTimer: ReturnType<typeof setTimeout> | undefined
     #unwrapper: Unwrapper | undefined
     readonly #rsaDecrypt: RsaDecrypt | undefined
     readonly #scryptLogN: number | undefined
     #closed = false
+    /** Incremented by {@link lock}: work begun before a lock caches nothing after it. */
+    #generation = 0
 
     constructor(options: AgentOptions) {
         this.keychain = options.keychain
@@ -113,6 +130,7 @@ export class Agent {
         const idleTtlMs = options.idleTtlMs ?? DEFAULT_IDLE_TTL_MS
         const maxTtlMs = Math.max(options.maxTtlMs ?? DEFAULT_MAX_TTL_MS, idleTtlMs)
         const common = { idleTtlMs, maxTtlMs, now: this.#now }
+        this.#idleTtlMs = idleTtlMs
         this.#keys = new TtlCache<string, UnlockedKey>({
             ...common,
             wipe: (k) => {
@@ -129,11 +147,50 @@ export class Agent {
     // -----------------------------------------------------------------------------------------------------
     // keys
 
-    async #load(): Promise<Map<string, StoredKey>> {
+    /**
+     * The keychain was used: it forgets what it holds in memory after the idle TTL (and on {@link lock}).
+     */
+    #keychainUsed(): void {
+        if (this.keychain.forget === undefined) return
+        if (this.#keychainTimer !== undefined) clearTimeout(this.#keychainTimer)
+        this.#keychainTimer = setTimeout(() => this.#forgetKeychain(), this.#idleTtlMs)
+        this.#keychainTimer.unref?.()
+    }
+
+    #forgetKeychain(): void {
+        if (this.#keychainTimer !== undefined) clearTimeout(this.#keychainTimer)
+        this.#keychainTimer = undefined
+        this.keychain.forget?.()
+    }
+
+    /** A key with its secret, read from the keychain now (the caller drops it after use). */
+    async #withSecret(meta: StoredMeta): Promise<StoredKey> {
+        let json: string | undefined
+        try {
+            json = await this.keychain.get(meta.id)
+        } catch (e) {
+            throw keychainError(e)
+        } finally {
+            this.#keychainUsed()
+        }
+        let k: StoredKey | undefined
+        try {
+            k = json === undefined ? undefined : parseStoredKey(json)
+        } catch {
+            k = undefined
+        }
+        if (k === undefined || k.id !== meta.id || k.type !== meta.type) {
+            this.#stored?.delete(meta.id)
+            throw err(AgentErrorCode.NotFound, `key ${meta.id} is no longer in the keychain`, "list the keys with `kubectl sops keys list`")
+        }
+        return k
+    }
+
+    async #load(): Promise<Map<string, StoredMeta>> {
         if (this.#stored !== undefined) return this.#stored
         this.#loading ??= (async () => {
             try {
-                const map = new Map<string, StoredKey>()
+                const map = new Map<string, StoredMeta>()
                 for (const id of await this.keychain.list()) {
                     const json = await this.keychain.get(id)
                     if (json === undefined) continue
@@ -143,7 +200,7 @@ export class Agent {
                     } catch {
                         continue // a malformed entry is not ours to use; keys/list simply does not show it
                     }
-                    map.set(k.id, k)
+                    map.set(k.id, metaOf(k))
                 }
                 this.#stored = map
                 return map
@@ -151,12 +208,13 @@ export class Agent {
                 throw keychainError(e)
             } finally {
                 this.#loading = undefined
+                this.#keychainUsed()
             }
         })()
         return this.#loading
     }
 
-    #info(k: StoredKey): KeyInfo {
+    #info(k: StoredMeta): KeyInfo {
         const info: KeyInfo = {
             id: k.id,
             type: k.type,
@@ -170,7 +228,7 @@ export class Agent {
         return info
     }
 
-    async #find(id: string): Promise<StoredKey> {
+    async #find(id: string): Promise<StoredMeta> {
         const stored = await this.#load()
         const k = stored.get(id) ?? stored.get(id.toUpperCase())
         if (k !== undefined) return k
@@ -197,8 +255,10 @@ export class Agent {
             await this.keychain.set(k.id, storedKeyToJson(k))
         } catch (e) {
             throw keychainError(e)
+        } finally {
+            this.#keychainUsed()
         }
-        stored.set(k.id, k)
+        stored.set(k.id, metaOf(k))
     }
 
     /** Generate a key and store it in the keychain. */
@@ -238,7 +298,7 @@ export class Agent {
 
     /** Export a key: public by default; the stored private key only with `secret`. */
     async exportKey(id: string, secret = false): Promise<ExportResult> {
-        const k = await this.#find(id)
+        const k = await this.#withSecret(await this.#find(id))
         return { id: k.id, type: k.type, secret, text: await exportKey(k, { secret }) }
     }
 
@@ -272,7 +332,7 @@ export class Agent {
         let lastError: unknown
         for (const k of targets) {
             try {
-                const u = await unlockKey(k, passphrase)
+                const u = await unlockKey(await this.#withSecret(k), passphrase)
                 this.#keys.set(k.id, u)
                 done.push(k.id)
             } catch (e) {
@@ -291,8 +351,10 @@ export class Agent {
 
     /** Forget every unlocked key and every cached data key at once (all wiped). */
     lock(): LockResult {
+        this.#generation++
         const lockedKeys = this.#keys.clear()
         const wipedCacheEntries = this.#dataKeys.clear()
+        this.#forgetKeychain()
         this.onLock?.()
         return { lockedKeys, wipedCacheEntries }
     }
@@ -315,20 +377,28 @@ export class Agent {
     }
 
     /** The unlocked key for a stored key: cached, unlocked now when unprotected, or undefined when locked. */
-    async #unlocked(k: StoredKey): Promise<UnlockedKey | undefined> {
+    async #unlocked(k: StoredMeta): Promise<UnlockedKey | undefined> {
         const hit = this.#keys.get(k.id)
         if (hit !== undefined && !hit.wiped) return hit
         if (k.protected) return undefined
         let p = this.#unlocking.get(k.id)
         if (p === undefined) {
-            p = unlockKey(k).then((u) => {
-                if (this.#closed) {
-                    u.wipe()
-                    throw err(AgentErrorCode.ShuttingDown, "the agent is shutting down")
-                }
-                this.#keys.set(k.id, u)
-                return u
-            })
+            const generation = this.#generation
+            p = this.#withSecret(k)
+                .then((full) => unlockKey(full))
+                .then((u) => {
+                    if (this.#closed) {
+                        u.wipe()
+                        throw err(AgentErrorCode.ShuttingDown, "the agent is shutting down")
+                    }
+                    if (generation !== this.#generation) {
+                        // locked while the key was being unlocked: it must not outlive the lock
+                        u.wipe()
+                        throw err(AgentErrorCode.UnwrapFailed, `the agent was locked while key ${k.id} was being unlocked`, "try again")
+                    }
+                    this.#keys.set(k.id, u)
+                    return u
+                })
             this.#unlocking.set(k.id, p)
             p.then(
                 () => this.#unlocking.delete(k.id),
@@ -339,7 +409,7 @@ export class Agent {
     }
 
     /** Stored keys that may decrypt an entry: the named one first, then the others of its type. */
-    async #candidates(entry: KeyEntry): Promise<StoredKey[]> {
+    async #candidates(entry: KeyEntry): Promise<StoredMeta[]> {
         const stored = await this.#load()
         const all = [...stored.values()]
         if (entry.type === "age") {
@@ -349,7 +419,7 @@ export class Agent {
         }
         if (entry.type === "pgp") {
             const fp = typeof entry.params.fp === "string" ? entry.params.fp.replace(/\s/g, "").toUpperCase() : ""
-            const named = (k: StoredKey) => {
+            const named = (k: StoredMeta) => {
                 if (fp === "") return false
                 if (k.id === fp || k.id.endsWith(fp)) return true
                 const u = this.#keys.get(k.id)
@@ -365,6 +435,7 @@ export class Agent {
         const ck = entryCacheKey(entry)
         const hit = this.#dataKeys.get(ck)
         if (hit !== undefined) return { part: new Uint8Array(hit) }
+        const generation = this.#generation
         const candidates = await this.#candidates(entry)
         const unwrap = await this.#unwrapFn()
         const locked: string[] = []
@@ -389,7 +460,8 @@ export class Agent {
                 continue
             }
             if (part === null) continue
-            if (!this.#closed) this.#dataKeys.set(ck, new Uint8Array(part))
+            // begun before a lock: answered (the request predates it), but not cached past it
+            if (!this.#closed && generation === this.#generation) this.#dataKeys.set(ck, new Uint8Array(part))
             return { part }
         }
         if (locked.length > 0) {
@@ -459,6 +531,7 @@ export class Agent {
         this.#closed = true
         this.#keys.close()
         this.#dataKeys.close()
+        this.#forgetKeychain()
         this.onLock?.()
     }
 }

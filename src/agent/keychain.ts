@@ -31,6 +31,11 @@ export interface Keychain {
     set(id: string, value: string): Promise<void>
     /** Remove a key; false when it was not there. */
     delete(id: string): Promise<boolean>
+    /**
+     * Drop what is held in memory between calls (a file keychain's passphrase and decrypted contents); the next
+     * call reads the keychain again (asking for the passphrase again when it came from the prompt).
+     */
+    forget?(): void
 }
 
 /** Options of {@link openKeychain} and {@link FileKeychain}. */
@@ -276,6 +281,11 @@ export class FileKeychain implements Keychain {
 
     list(): Promise<string[]> {
         return this.#serial(async () => [...(await this.#load()).keys()].sort())
+    }
+
+    forget(): void {
+        this.#passphrase = undefined
+        this.#cache = undefined
     }
 
     get(id: string): Promise<string | undefined> {

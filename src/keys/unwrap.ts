@@ -274,9 +274,13 @@ function openSeipd(body: Uint8Array, algorithm: string, sessionKey: Uint8Array):
     const d = createDecipheriv(cipher, sessionKey, Buffer.alloc(16))
     const plain = Buffer.concat([d.update(body.subarray(1)), d.final()])
     const mdcAt = plain.length - 22
-    if (plain[mdcAt] !== 0xd3 || plain[mdcAt + 1] !== 0x14) throw new Error("modification detected (malformed MDC packet)")
+    // the MDC packet's header and its SHA-1 are checked together, without an early exit
     const digest = createHash("sha1").update(plain.subarray(0, mdcAt + 2)).digest()
-    if (!timingSafeEqual(digest, plain.subarray(mdcAt + 2))) throw new Error("modification detected (MDC mismatch)")
+    const header = ((plain[mdcAt] ^ 0xd3) | (plain[mdcAt + 1] ^ 0x14)) === 0
+    if (!timingSafeEqual(digest, plain.subarray(mdcAt + 2)) || !header) {
+        plain.fill(0)
+        throw new Error("modification detected")
+    }
     return plain.subarray(18, mdcAt)
 }
 

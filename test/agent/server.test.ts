@@ -17,13 +17,22 @@ import { ageEntry, fileKeychain, removeDir, tempDir } from "./helpers.js"
 // biome-ignore lint/suspicious/noExplicitAny: raw JSON from the wire
 type Json = any
 
-/** Send raw frames on a fresh connection; resolves with the messages received and the close code. */
-function raw(socket: string, frames: (string | Buffer)[], waitMs = 300): Promise<{ messages: Json[]; close?: number }> {
+/**
+ * Send raw frames on a fresh connection; resolves with the messages received and the close code once the server
+ * has closed the connection (`until: "close"`) or once that many messages have arrived.
+ */
+function raw(socket: string, frames: (string | Buffer)[], until: "close" | number): Promise<{ messages: Json[]; close?: number }> {
     return new Promise((resolve) => {
         const ws = new WebSocket(`ws+unix:${socket}:/`)
         const messages: Json[] = []
         let close: number | undefined
-        ws.on("message", (d) => messages.push(JSON.parse(String(d))))
+        ws.on("message", (d) => {
+            messages.push(JSON.parse(String(d)))
+            if (until !== "close" && messages.length >= until) {
+                resolve({ messages, close })
+                ws.terminate()
+            }
+        })
         ws.on("error", () => {})
         ws.on("close", (code) => {
             close = code
@@ -31,10 +40,6 @@ function raw(socket: string, frames: (string | Buffer)[], waitMs = 300): Promise
         })
         ws.on("open", () => {
             for (const f of frames) ws.send(f)
-            setTimeout(() => {
-                resolve({ messages, close })
-                ws.terminate()
-            }, waitMs)
         })
     })
 }
@@ -79,16 +84,16 @@ describe("agent server", () => {
     })
 
     it("refuses requests before hello and closes the connection", async () => {
-        const r = await raw(socket, [JSON.stringify({ jsonrpc: "2.0", id: 1, method: "agent/status" })])
+        const r = await raw(socket, [JSON.stringify({ jsonrpc: "2.0", id: 1, method: "agent/status" })], "close")
         expect(r.messages[0].error.code).toBe(AgentErrorCode.Unauthorized)
         expect(r.close).toBe(1008)
-        const r2 = await raw(socket, [JSON.stringify({ jsonrpc: "2.0", id: 1, method: "agent/hello", params: { version: 1 } })])
+        const r2 = await raw(socket, [JSON.stringify({ jsonrpc: "2.0", id: 1, method: "agent/hello", params: { version: 1 } })], "close")
         expect(r2.messages[0].error.code).toBe(AgentErrorCode.InvalidParams)
         expect(r2.close).toBe(1008)
     })
 
     it("refuses an unsupported protocol version", async () => {
-        const r = await raw(socket, [JSON.stringify({ jsonrpc: "2.0", id: 1, method: "agent/hello", params: { version: 99, token } })])
+        const r = await raw(socket, [JSON.stringify({ jsonrpc: "2.0", id: 1, method: "agent/hello", params: { version: 99, token } })], 1)
         expect(r.messages[0].error.code).toBe(AgentErrorCode.UnsupportedVersion)
     })
 
@@ -102,7 +107,7 @@ describe("agent server", () => {
             JSON.stringify({ jsonrpc: "2.0", id: 3, method: "keys/remove", params: { id: 5 } }),
             Buffer.from([0xff, 0xfe, 0x00]),
             JSON.stringify({ jsonrpc: "2.0", id: 4, method: "agent/status" }),
-        ])
+        ], 7)
         // responses may come out of order (JSON-RPC matches them by id); unreadable ids are null
         const byId = new Map<unknown, unknown[]>()
         for (const m of r.messages.slice(1)) byId.set(m.id, [...(byId.get(m.id) ?? []), m.error?.code ?? "ok"])
@@ -115,7 +120,7 @@ describe("agent server", () => {
     })
 
     it("refuses a 1 MiB junk frame without crashing and still answers", async () => {
-        const r = await raw(socket, [Buffer.alloc(1024 * 1024, 0x41)])
+        const r = await raw(socket, [Buffer.alloc(1024 * 1024, 0x41)], "close")
         expect(r.close).toBe(1009)
         const c = await AgentClient.connect(socket)
         expect((await c.status()).pid).toBe(process.pid)

@@ -8,7 +8,7 @@ import { RsaPool } from "../../src/agent/workers.js"
 import { KsopsError } from "../../src/errors.js"
 import { importKeys } from "../../src/keys/keyfile.js"
 import { type PgpRsaKey, unlockKey } from "../../src/keys/keystore.js"
-import { encryptWithKeyFiles } from "../../src/keys/pgp-openpgp.js"
+import { PGP_DECRYPTION_FAILED, encryptWithKeyFiles } from "../../src/keys/pgp-openpgp.js"
 import { unwrapWith } from "../../src/keys/unwrap.js"
 import type { KeyEntry } from "../../src/sops/keys.js"
 import { VECTORS } from "../keys/helpers.js"
@@ -183,10 +183,10 @@ describe("agent with the RSA pool", () => {
         await expect(unwrapWith(entries[0], key, { rsaDecrypt: () => Promise.reject(new Error("worker gone")) })).rejects.toThrow(
             KsopsError,
         )
-        await expect(unwrapWith(entries[0], key, { rsaDecrypt: async () => new Uint8Array(10) })).rejects.toThrow(/does not decrypt/)
+        await expect(unwrapWith(entries[0], key, { rsaDecrypt: async () => new Uint8Array(10) })).rejects.toThrow(PGP_DECRYPTION_FAILED)
     })
 
-    it("a daemon with workers exits promptly on SIGTERM after PGP unwraps (workers terminated)", async () => {
+    it("a daemon with workers exits on SIGTERM after PGP unwraps (workers terminated), with status 0", async () => {
         const script = bundleScript(
             "pool-daemon",
             `import { runDaemon } from "{src}/agent/daemon.ts"
@@ -216,10 +216,8 @@ await d.done
             child.once("exit", (code) => reject(new Error(`exited early (${code})`)))
         })
         expect(JSON.parse(out)).toEqual(parts.slice(0, 6).map((p) => p.toString("base64")))
-        const t = Date.now()
         child.kill("SIGTERM")
         const code = await new Promise((r) => child.once("exit", (c) => r(c)))
-        expect(code).toBe(0)
-        expect(Date.now() - t).toBeLessThan(3000)
+        expect(code).toBe(0) // a worker left running would keep it alive until the test's timeout
     })
 })
