@@ -12,14 +12,14 @@ import type { CommandSpec, ParsedFlags } from "../spec.js"
 
 /**
  * A JSON value as sops inserts it: scalars as they are (numbers as floats), objects through the JSON store.
- * @throws KsopsError (exit 1) when the text is not JSON
+ * @throws KsopsError (InvalidSetFormat, exit 7 as in sops) when the text is not JSON
  */
 export async function jsonToTreeValue(text: string): Promise<TreeValue> {
     let parsed: unknown
     try {
         parsed = JSON.parse(text)
     } catch (error) {
-        throw new KsopsError(ErrorKind.Generic, `error parsing value as JSON: ${(error as Error).message}`, {
+        throw new KsopsError(ErrorKind.InvalidSetFormat, `error parsing value as JSON: ${(error as Error).message}`, {
             hint: "the value is JSON: quote strings, e.g. '\"secret\"'",
         })
     }
