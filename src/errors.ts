@@ -111,6 +111,9 @@ export class FormatError extends KsopsError {
     }
 }
 
+/** A mapping key that is not a string (`1:`, `true:`, `null:`, a date): sops loads it, then fails walking the tree. */
+export class NonStringKeyError extends FormatError {}
+
 /** The file has no `sops` metadata (not encrypted, or not a SOPS file). */
 export class MetadataNotFoundError extends KsopsError {
     constructor(options: KsopsErrorOptions = {}) {

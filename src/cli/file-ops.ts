@@ -7,7 +7,7 @@ import { existsSync } from "node:fs"
 import { homedir } from "node:os"
 import path from "node:path"
 import { type CreationRule, creationRuleFor, findConfig, keyGroupFromSpecs, keySpecsFrom, type KeySpecs, type SopsConfig } from "../config/sops-yaml.js"
-import { ErrorKind, FormatError, KsopsError, UsageError } from "../errors.js"
+import { ErrorKind, FormatError, KsopsError, NonStringKeyError, UsageError } from "../errors.js"
 import { createKeyContext } from "../keys/context.js"
 import { LocalKeyService } from "../keys/local.js"
 import { decryptDocument, type Entropy, encryptDocument } from "../sops/document.js"
@@ -166,6 +166,21 @@ function inFile<T>(file: string | undefined, load: () => T): T {
     }
 }
 
+/**
+ * The plaintext to encrypt, with sops' exit codes: a file that does not parse is "Error unmarshalling file" (exit 2,
+ * CouldNotReadInputFile), a non-string key fails sops' encryption walk (exit 23, EncryptingTree). The message keeps
+ * the file, line and column.
+ */
+function loadPlainToEncrypt(file: string | undefined, load: () => Branches): Branches {
+    try {
+        return inFile(file, load)
+    } catch (error) {
+        if (error instanceof NonStringKeyError) throw new KsopsError(ErrorKind.EncryptingTree, error.message, { cause: error, hint: error.hint })
+        if (error instanceof FormatError) throw new KsopsError(ErrorKind.CouldNotReadInputFile, error.message, { cause: error, hint: error.hint })
+        throw error
+    }
+}
+
 /** Key specs from the key flags (`--age …`) with the `SOPS_*` environment fallback. */
 export function keySpecsFromFlags(flags: ParsedFlags, env: CommandIo["env"], prefix = ""): KeySpecs {
     const specs: KeySpecs = {}
@@ -202,7 +217,10 @@ const SELECTION_FLAGS = SELECTION_FIELDS.map(([field, prop]) => [field.replaceAl
  */
 export async function encryptBytes(rt: Runtime, input: Uint8Array, file: string | undefined, opts: EncryptOptions): Promise<Uint8Array> {
     const r = await resolveFile(rt, opts)
-    const branches = inFile(file, () => r.input.loadPlain(input))
+    const branches = loadPlainToEncrypt(file, () => r.input.loadPlain(input))
+    if (branches.length === 0) {
+        throw new KsopsError(ErrorKind.NeedAtLeastOneDocument, "File cannot be completely empty, it must contain at least one document")
+    }
     if (r.input.hasMetadataKey(branches)) throw new KsopsError(ErrorKind.FileAlreadyEncrypted, ALREADY_ENCRYPTED_MESSAGE)
     const rule = opts.name === undefined ? undefined : await creationRuleFor(r.config, opts.name, rt.io.cwd)
     if (r.config !== undefined && rt.pgpPublicKeyFiles !== undefined) {

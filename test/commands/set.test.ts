@@ -35,12 +35,12 @@ describe("kubectl sops set / unset", () => {
         expect(readFileSync(file, "utf8")).toBe(before)
     })
 
-    it("rejects bad paths (91), bad JSON (1) and conflicting value sources (8)", async () => {
+    it("rejects bad paths (91), bad JSON (7, as sops) and conflicting value sources (8)", async () => {
         const sb = sandbox()
         sb.copy("set/before.yaml", "input.yaml")
         expect((await sb.run(["set", "input.yaml", "data.user", '"x"'])).code).toBe(91)
         const badJson = await sb.run(["set", "input.yaml", '["data"]["user"]', "not json"])
-        expect(badJson.code).toBe(1)
+        expect(badJson.code).toBe(7)
         expect(badJson.stderr).toContain("JSON")
         expect((await sb.run(["set", "--value-file", "--value-stdin", "input.yaml", '["a"]'])).code).toBe(8)
     })

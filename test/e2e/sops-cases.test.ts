@@ -3,11 +3,18 @@
  * shim on PATH runs bin/kubectl-sops): the exit status is sops'; deterministic output (decrypt, extract,
  * filestatus) is byte for byte sops'; encrypted output has the same structure, the same clear text, the same
  * encrypted positions and type tags, and the same metadata fields and keys as what sops wrote.
+ *
+ * Then our encrypted outputs are decrypted without our code: the data key with the real `age` and `gpg` binaries,
+ * every ENC[…] value with node:crypto's AES-256-GCM (AAD = the path, docs/sops-format.md §2.4), the MAC recomputed
+ * (SHA-512 over the leaves, §5) and compared with the decrypted `mac`; the values must be the plaintext's, read
+ * with the `yaml` package; and the keys must be exactly the creation rule's or the flags' recipients.
  */
 import { spawnSync } from "node:child_process"
-import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs"
+import { createDecipheriv, createHash } from "node:crypto"
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import path from "node:path"
-import { describe, expect, it } from "vitest"
+import { afterAll, describe, expect, it } from "vitest"
+import { parse as parseYaml, parseAllDocuments } from "yaml"
 import { isEncryptedValue, parseEncryptedValue } from "../../src/sops/cipher.js"
 import { metadataFromTree } from "../../src/sops/metadata.js"
 import { Branch, Comment, type TreeValue } from "../../src/sops/tree.js"
@@ -30,9 +37,20 @@ function recipient(n: number): string {
     return /public key: (age1[0-9a-z]+)/.exec(readFileSync(path.join(keysDir, `age${n}.agekey`), "utf8"))?.[1] ?? ""
 }
 
+/** Every temp folder of this file, removed at the end. */
+const made: string[] = []
+afterAll(() => {
+    for (const d of made) rmSync(d, { recursive: true, force: true })
+})
+function scratch(prefix: string): string {
+    const dir = tempDir(prefix)
+    made.push(dir)
+    return dir
+}
+
 /** A folder with a `sops` executable that runs kubectl-sops. */
 function shimDir(): string {
-    const dir = tempDir("ksops-shim-")
+    const dir = scratch("ksops-shim-")
     writeFileSync(path.join(dir, "sops"), `#!/bin/sh\nexec "${process.execPath}" "${binPath}" "$@"\n`, { mode: 0o755 })
     return dir
 }
@@ -66,7 +84,7 @@ function runCase(command: string, cwd: string) {
 /** Put a case folder in its "before" state: `before.yaml` is the input of in-place commands; `*.plain` files are the
  * plaintexts of the creation-rules tree. */
 function prepare(name: string): string {
-    const dir = tempDir(`ksops-case-${name}-`)
+    const dir = scratch(`ksops-case-${name}-`)
     cpSync(path.join(casesDir, name), dir, { recursive: true })
     spawnSync("chmod", ["-R", "u+w", dir])
     if (existsSync(path.join(dir, "before.yaml"))) cpSync(path.join(dir, "before.yaml"), path.join(dir, "input.yaml"))
@@ -181,5 +199,249 @@ describe("sops 3.13.2 cases, with kubectl-sops as sops", () => {
         expect(r.code).toBe(0)
         const password = (s: string) => /password: (ENC\[[^\]]+\])/.exec(s)?.[1]
         expect(password(r.stdout.toString())).toBe(password(readFileSync(path.join(casesDir, "set/out.stdout"), "utf8")))
+    })
+})
+
+/* ---------- an independent decoder: the yaml package, node:crypto, age and gpg; none of our modules ---------- */
+
+type Plain = string | bigint | number | boolean | Date | null | Buffer | Plain[] | Map<string, Plain>
+
+const ENC = /^ENC\[AES256_GCM,data:(.+),iv:(.+),tag:(.+),type:(.+)\]$/
+
+/** AES-256-GCM open of one ENC[…] string: the plaintext bytes and the type tag. */
+function openEnc(value: string, key: Buffer, aad: string): { bytes: Buffer; type: string } {
+    const m = ENC.exec(value)
+    if (m === null) throw new Error(`not an ENC value at ${aad}`)
+    const iv = Buffer.from(m[2], "base64")
+    expect(iv.length, `iv length at ${aad}`).toBe(32)
+    const decipher = createDecipheriv("aes-256-gcm", key, iv)
+    decipher.setAAD(Buffer.from(aad, "utf8"))
+    decipher.setAuthTag(Buffer.from(m[3], "base64"))
+    return { bytes: Buffer.concat([decipher.update(Buffer.from(m[1], "base64")), decipher.final()]), type: m[4] }
+}
+
+/** The typed value of a decrypted plaintext (docs/sops-format.md §2.3). */
+function typed(bytes: Buffer, type: string): Plain {
+    const s = bytes.toString("utf8")
+    switch (type) {
+        case "str":
+            return s
+        case "int":
+            return BigInt(s)
+        case "float":
+            return Number(s)
+        case "bool":
+            expect(["True", "False"]).toContain(s)
+            return s === "True"
+        case "time":
+            return new Date(s)
+        default:
+            throw new Error(`unexpected type ${type}`)
+    }
+}
+
+/** The bytes sops hashes for a clear leaf (§2.3): strings raw, ints decimal, floats positional, bools Title-case. */
+function macBytes(v: Plain): Buffer {
+    if (typeof v === "string") return Buffer.from(v, "utf8")
+    if (typeof v === "bigint") return Buffer.from(v.toString())
+    if (typeof v === "boolean") return Buffer.from(v ? "True" : "False")
+    if (v instanceof Date) return Buffer.from(v.toISOString().replace(/\.000Z$/, "Z"))
+    if (typeof v === "number") {
+        // Go's FormatFloat(v, 'f', -1): shortest digits, never an exponent (1e21 → 1000000000000000000000)
+        const text = String(v)
+        if (!text.includes("e")) return Buffer.from(text)
+        expect(Number.isInteger(v), `a float this decoder can write: ${text}`).toBe(true)
+        return Buffer.from(BigInt(v).toString())
+    }
+    throw new Error(`no MAC bytes for ${typeof v}`)
+}
+
+/** The `yaml` package's reading: ints as bigint, timestamps as dates, maps in order. */
+function readYamlDocs(text: string): Plain[] {
+    return parseAllDocuments(text, { customTags: ["timestamp"], intAsBigInt: true }).map((d) => {
+        expect(d.errors).toEqual([])
+        return d.toJS({ mapAsMap: true }) as Plain
+    })
+}
+
+/** Comparable text of a value: maps as entry lists, numbers as numbers whatever their type. */
+function canon(v: Plain | undefined): unknown {
+    if (v instanceof Map) return { map: [...v].map(([k, x]) => [k, canon(x)]) }
+    if (Array.isArray(v)) return v.map(canon)
+    if (typeof v === "bigint") return { num: Number(v) }
+    if (typeof v === "number") return { num: v }
+    if (v instanceof Date) return { time: v.toISOString() }
+    if (Buffer.isBuffer(v)) return { bytes: v.toString("hex") }
+    return v
+}
+
+/** The data key: every age stanza opened by `age` with that recipient's identity, every PGP one by `gpg`. */
+function dataKey(sops: Map<string, Plain>): { key: Buffer; recipients: string[] } {
+    expect(sops.has("key_groups"), "this decoder reads one key group (no Shamir)").toBe(false)
+    const keys = new Set<string>()
+    const recipients: string[] = []
+    for (const entry of (sops.get("age") as Map<string, Plain>[] | undefined) ?? []) {
+        const to = entry.get("recipient") as string
+        recipients.push(`age:${to}`)
+        const n = [1, 2, 3, 4].find((i) => to === recipient(i))
+        expect(n, `identity for ${to}`).toBeDefined()
+        const r = spawnSync("age", ["--decrypt", "-i", path.join(keysDir, `age${n}.agekey`)], { input: entry.get("enc") as string })
+        expect(r.status, String(r.stderr)).toBe(0)
+        keys.add(r.stdout.toString("hex"))
+    }
+    for (const entry of (sops.get("pgp") as Map<string, Plain>[] | undefined) ?? []) {
+        recipients.push(`pgp:${entry.get("fp") as string}`)
+        const r = spawnSync("gpg", ["--batch", "--quiet", "--decrypt"], { input: entry.get("enc") as string, env: { ...process.env, GNUPGHOME: gnupgHome() } })
+        expect(r.status, String(r.stderr)).toBe(0)
+        keys.add(r.stdout.toString("hex"))
+    }
+    expect(keys.size, "every master key holds the same data key").toBe(1)
+    const key = Buffer.from([...keys][0], "hex")
+    expect(key.length).toBe(32)
+    return { key, recipients: recipients.sort() }
+}
+
+let gnupg: string | undefined
+function gnupgHome(): string {
+    if (gnupg === undefined) {
+        gnupg = scratch("ksops-gnupg-")
+        spawnSync("chmod", ["700", gnupg])
+        const r = spawnSync("gpg", ["--batch", "--quiet", "--import", path.join(keysDir, "cluster0.sec.asc")], { env: { ...process.env, GNUPGHOME: gnupg } })
+        expect(r.status, String(r.stderr)).toBe(0)
+    }
+    return gnupg
+}
+afterAll(() => {
+    if (gnupg !== undefined) spawnSync("gpgconf", ["--kill", "gpg-agent"], { env: { ...process.env, GNUPGHOME: gnupg } })
+})
+
+/** Decrypt every leaf of the documents in place, hashing as sops does; returns the recomputed MAC. */
+function decodeDocuments(docs: Plain[], key: Buffer, macOnlyEncrypted: boolean): string {
+    const hash = createHash("sha512")
+    if (macOnlyEncrypted) hash.update(createHash("sha256").update("sops").digest())
+    const walk = (v: Plain, keys: string[]): Plain => {
+        if (v instanceof Map) {
+            for (const [k, x] of v) v.set(k, walk(x, [...keys, k]))
+            return v
+        }
+        if (Array.isArray(v)) return v.map((x) => walk(x, keys))
+        if (v === null) return v
+        if (typeof v === "string" && v.startsWith("ENC[")) {
+            const { bytes, type } = openEnc(v, key, `${keys.join(":")}:`)
+            hash.update(bytes)
+            return typed(bytes, type)
+        }
+        if (!macOnlyEncrypted) hash.update(macBytes(v))
+        return v
+    }
+    docs.forEach((d, i) => {
+        docs[i] = walk(d, [])
+    })
+    return hash.digest("hex").toUpperCase()
+}
+
+/** Our encrypted YAML/JSON output read and decrypted independently: the documents, the keys, the MAC checked. */
+function independentDecrypt(bytes: Buffer, format: "yaml" | "json"): { docs: Plain[]; recipients: string[]; sops: Map<string, Plain> } {
+    const docs = format === "json" ? [toMaps(JSON.parse(bytes.toString("utf8")))] : readYamlDocs(bytes.toString("utf8"))
+    const sops = (docs[0] as Map<string, Plain>).get("sops") as Map<string, Plain>
+    expect(sops, "sops metadata").toBeInstanceOf(Map)
+    for (const d of docs) (d as Map<string, Plain>).delete("sops")
+    const { key, recipients } = dataKey(sops)
+    const computed = decodeDocuments(docs, key, sops.get("mac_only_encrypted") === true)
+    const lastmodified = sops.get("lastmodified")
+    expect(typeof lastmodified, "lastmodified is a string").toBe("string")
+    const mac = openEnc(sops.get("mac") as string, key, lastmodified as string)
+    expect(mac.bytes.toString("utf8"), "MAC").toBe(computed)
+    return { docs, recipients, sops }
+}
+
+/** JSON.parse's objects as ordered maps, integers as bigint (as the yaml package reads the plaintext). */
+function toMaps(v: unknown): Plain {
+    if (Array.isArray(v)) return v.map(toMaps)
+    if (v !== null && typeof v === "object") return new Map(Object.entries(v).map(([k, x]) => [k, toMaps(x)]))
+    if (typeof v === "number" && Number.isInteger(v)) return BigInt(v)
+    return v as Plain
+}
+
+/** [case, our encrypted file (stdout or a file of the case folder), format, the plaintext it must hold, the recipients] */
+const AGE = (n: number) => `age:${recipient(n)}`
+const decrypted = readFileSync(path.join(casesDir, "decrypt/out.stdout"), "utf8")
+const independentCases: [string, string, "yaml" | "json", string, string[]][] = [
+    ["secret-age-cli", "-", "yaml", "secret-age-cli/plain.yaml", [AGE(1)]],
+    ["secret-age", "-", "yaml", "secret-age/plain.yaml", []],
+    ["secret-pgp", "-", "yaml", "secret-pgp/plain.yaml", []],
+    ["secret-age-pgp", "-", "yaml", "secret-age-pgp/plain.yaml", []],
+    ["types", "-", "yaml", "types/plain.yaml", [AGE(1)]],
+    ["multidoc", "-", "yaml", "multidoc/plain.yaml", [AGE(1)]],
+    ["json", "-", "json", "json/plain.json", [AGE(1)]],
+    ["opt-unencrypted-suffix", "-", "yaml", "opt-unencrypted-suffix/plain.yaml", [AGE(1)]],
+    ["opt-encrypted-suffix", "-", "yaml", "opt-encrypted-suffix/plain.yaml", [AGE(1)]],
+    ["opt-unencrypted-regex", "-", "yaml", "opt-unencrypted-regex/plain.yaml", [AGE(1)]],
+    ["opt-encrypted-regex", "-", "yaml", "opt-encrypted-regex/plain.yaml", [AGE(1)]],
+    ["opt-mac-only-encrypted", "-", "yaml", "opt-mac-only-encrypted/plain.yaml", []],
+    ["opt-encrypted-comment-regex", "-", "yaml", "opt-encrypted-comment-regex/plain.yaml", []],
+    ["opt-unencrypted-comment-regex", "-", "yaml", "opt-unencrypted-comment-regex/plain.yaml", []],
+    ["creation-rules", "clusters/cluster0/secret.yaml", "yaml", "creation-rules/clusters/cluster0/secret.yaml.plain", []],
+    ["creation-rules", "clusters/cluster1/secret.yaml", "yaml", "creation-rules/clusters/cluster1/secret.yaml.plain", []],
+    ["rotate", "-", "yaml", "=decrypt", []],
+    ["rotate-add-age", "-", "yaml", "=decrypt", []],
+    ["updatekeys", "input.yaml", "yaml", "=decrypt", []],
+    ["set", "-", "yaml", "=set", []],
+    ["unset", "-", "yaml", "=unset", []],
+]
+
+/** The recipients of a case's creation rule (first rule whose path_regex matches, or the only one). */
+function ruleRecipients(name: string, file: string): string[] {
+    const config = path.join(casesDir, name, ".sops.yaml")
+    if (!existsSync(config)) return []
+    const rules = (parseYaml(readFileSync(config, "utf8")) as { creation_rules: Record<string, string>[] }).creation_rules
+    const rule = rules.find((r) => r.path_regex === undefined || new RegExp(r.path_regex).test(file))
+    expect(rule, `a rule for ${file}`).toBeDefined()
+    const split = (v: string | undefined) => (v ?? "").split(",").map((x) => x.trim()).filter((x) => x !== "")
+    return [...split(rule!.age).map((r) => `age:${r}`), ...split(rule!.pgp).map((f) => `pgp:${f}`)].sort()
+}
+
+describe("our encrypted output, decrypted without our code", () => {
+    it.each(independentCases)("%s %s", (name, file, format, plain, flagRecipients) => {
+        const c = rows.find((r) => r.name === name)!
+        const dir = prepare(name)
+        const r = runCase(c.command, dir)
+        expect(r.code, r.stderr).toBe(0)
+        const ours = file === "-" ? r.stdout : readFileSync(path.join(dir, file))
+        const { docs, recipients } = independentDecrypt(ours, format)
+        // the values are the plaintext's
+        const wantText =
+            plain === "=decrypt"
+                ? decrypted
+                : plain === "=set"
+                  ? decrypted.replace("user: YWRtaW4=", "user: cm9vdA==")
+                  : plain === "=unset"
+                    ? decrypted.replace("    user: YWRtaW4=\n", "")
+                    : readFileSync(path.join(casesDir, plain), "utf8")
+        const want = format === "json" ? [toMaps(JSON.parse(wantText))] : readYamlDocs(wantText)
+        expect(canon(docs)).toEqual(canon(want))
+        // the keys are exactly those asked for: the flags', else the creation rule's
+        if (name === "rotate" || name === "set" || name === "unset" || name === "rotate-add-age") {
+            // these keep the input's keys (before.yaml: age1 only), rotate --add-age adds age2
+            expect(recipients).toEqual([AGE(1), ...(name === "rotate-add-age" ? [AGE(2)] : [])].sort())
+        } else {
+            const expected = flagRecipients.length > 0 ? [...flagRecipients].sort() : ruleRecipients(name, file === "-" ? `plain.${format}` : file)
+            expect(expected.length).toBeGreaterThan(0)
+            expect(recipients).toEqual(expected)
+        }
+    })
+
+    it("a tampered value makes the independent decoder fail (it can fail)", () => {
+        const dir = prepare("types")
+        const r = runCase(rows.find((x) => x.name === "types")!.command, dir)
+        const text = r.stdout.toString("utf8")
+        const m = /^str: ENC\[AES256_GCM,data:([^,]+),/m.exec(text)!
+        const flipped = Buffer.from(m[1], "base64")
+        flipped[0] ^= 1
+        expect(() => independentDecrypt(Buffer.from(text.replace(m[1], flipped.toString("base64"))), "yaml")).toThrow()
+        // and a clear value changed breaks the recomputed MAC
+        const opt = runCase(rows.find((x) => x.name === "opt-unencrypted-suffix")!.command, prepare("opt-unencrypted-suffix")).stdout.toString()
+        expect(opt).toMatch(/_unencrypted: /)
+        expect(() => independentDecrypt(Buffer.from(opt.replace(/(_unencrypted: )(.+)/, "$1changed")), "yaml")).toThrow(/MAC/)
     })
 })

@@ -12,7 +12,7 @@ import type { CommandSpec, ParsedFlags } from "../spec.js"
 
 /**
  * A JSON value as sops inserts it: scalars as they are (numbers as floats), objects through the JSON store.
- * @throws KsopsError (exit 1) when the text is not JSON
+ * @throws KsopsError (InvalidSetFormat, exit 7 as in sops) when the text is not JSON
  */
 export async function jsonToTreeValue(text: string, source = "VALUE"): Promise<TreeValue> {
     let parsed: unknown
@@ -20,7 +20,7 @@ export async function jsonToTreeValue(text: string, source = "VALUE"): Promise<T
         parsed = JSON.parse(text)
     } catch {
         // JSON.parse's message quotes the text, which is the secret: say what was expected, not what was given
-        throw new KsopsError(ErrorKind.Generic, `${source} must be JSON: quote a string as '"text"'`, {
+        throw new KsopsError(ErrorKind.InvalidSetFormat, `${source} must be JSON: quote a string as '"text"'`, {
             hint: "numbers, true/false, null, objects and arrays are JSON too, e.g. 5, true, '{\"a\":1}'",
         })
     }

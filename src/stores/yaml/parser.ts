@@ -8,7 +8,7 @@
  * placed before its entry.
  */
 import { isAscii, isUtf8 } from "node:buffer"
-import { FormatError } from "../../errors.js"
+import { FormatError, NonStringKeyError } from "../../errors.js"
 import { Branch, Comment, SopsTime, type TreeItem, type TreeValue } from "../../sops/tree.js"
 import { isIndicator, mayResolve, resolvePlain } from "./resolve.js"
 
@@ -723,7 +723,7 @@ export class YamlParser {
                           : key instanceof Branch
                             ? "map"
                             : "[]interface {}"
-        throw new FormatError(`Tree contains a non-string key (type ${type})`, {
+        throw new NonStringKeyError(`Tree contains a non-string key (type ${type})`, {
             line: this.lineOf(pos),
             column: pos - this.lineStartOf(pos) + 1,
         })
