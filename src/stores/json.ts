@@ -19,13 +19,22 @@ const MAX_DEPTH = 10000
 const INT64_MIN = -(2n ** 63n)
 const INT64_MAX = 2n ** 63n - 1n
 
-/** Go's `quoteChar` for syntax error messages. */
+const GO_SHORT_ESCAPES: Record<number, string> = { 7: "\\a", 8: "\\b", 9: "\\t", 10: "\\n", 11: "\\v", 12: "\\f", 13: "\\r" }
+
+/**
+ * Go's `quoteChar` for syntax error messages. Go's scanner reads bytes: the character it names is the first byte
+ * of `ch`'s UTF-8 form taken as a code point (a UTF-8 BOM is 'ï'), quoted like strconv.Quote: C0 and C1 controls,
+ * DEL, U+00A0 and U+00AD escaped.
+ */
 function quoteChar(ch: string): string {
     if (ch === "'") return `'\\''`
     if (ch === '"') return `'"'`
-    const code = ch.codePointAt(0) ?? 0
-    if (code < 0x20) return `'${JSON.stringify(ch).slice(1, -1)}'`
-    return `'${ch}'`
+    const byte = Buffer.from(ch, "utf8")[0] ?? 0
+    const short = GO_SHORT_ESCAPES[byte]
+    if (short !== undefined) return `'${short}'`
+    if (byte < 0x20 || byte === 0x7f) return `'\\x${byte.toString(16).padStart(2, "0")}'`
+    if ((byte >= 0x80 && byte < 0xa1) || byte === 0xad) return `'\\u00${byte.toString(16)}'`
+    return `'${String.fromCharCode(byte)}'`
 }
 
 /** An open container while parsing: an object (with the key awaiting its value) or an array. */

@@ -1,5 +1,5 @@
 import { spawn } from "node:child_process"
-import { chmodSync, chownSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs"
+import { chmodSync, chownSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, symlinkSync, watch, writeFileSync } from "node:fs"
 import path from "node:path"
 import { pathToFileURL } from "node:url"
 import { describe, expect, it, onTestFinished } from "vitest"
@@ -131,14 +131,27 @@ describe("writeFileAtomic", () => {
         `
         const child = spawn(process.execPath, ["--input-type=module", "-e", script], { stdio: ["ignore", "pipe", "inherit"] })
         await new Promise<void>((resolve) => child.stdout.once("data", () => resolve()))
-        // Wait until the temp file exists and has some data, then kill.
-        const deadline = Date.now() + 20_000
-        for (;;) {
-            const temps = readdirSync(dir).filter((n) => n.endsWith(".tmp"))
-            if (temps.length > 0 && statSync(path.join(dir, temps[0])).size > 0) break
-            if (Date.now() > deadline) throw new Error("temp file never appeared")
-            await new Promise((r) => setTimeout(r, 5))
-        }
+        // Wait (on file-system events, not a clock) until the temp file exists and has some data, then kill.
+        const tempWritten = () =>
+            readdirSync(dir).some((n) => {
+                try {
+                    return n.endsWith(".tmp") && statSync(path.join(dir, n)).size > 0
+                } catch {
+                    return false
+                }
+            })
+        await new Promise<void>((resolve) => {
+            const watcher = watch(dir, () => {
+                if (tempWritten()) {
+                    watcher.close()
+                    resolve()
+                }
+            })
+            if (tempWritten()) {
+                watcher.close()
+                resolve()
+            }
+        })
         child.kill("SIGKILL")
         await new Promise((resolve) => child.on("close", resolve))
         expect(readFileSync(file, "utf8")).toBe("original: true\n")

@@ -1,7 +1,6 @@
 /** Fixtures for the Flux check tests: repository trees in temp folders, files encrypted with the engine. */
 import { randomBytes } from "node:crypto"
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs"
-import { tmpdir } from "node:os"
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs"
 import path from "node:path"
 import { type CheckReport, runCheck } from "../../src/flux/check.js"
 import { type ImportedKeys, importKeys, type SecretEntries } from "../../src/flux/keys.js"
@@ -10,6 +9,7 @@ import { LocalKeyService } from "../../src/keys/local.js"
 import { encryptDocument } from "../../src/sops/document.js"
 import type { KeyEntry } from "../../src/sops/keys.js"
 import { metadataToTree, type Selection } from "../../src/sops/metadata.js"
+import { tempDir } from "../cli/run.js"
 import { storeFor } from "../../src/stores/index.js"
 import type { Format } from "../../src/stores/store.js"
 import { vectorsDir } from "../cli/run.js"
@@ -90,7 +90,7 @@ export function secretYaml(name: string, values: Record<string, string>, extra =
 
 /** A temp repository: write files (relative path → text), get the root. */
 export function repo(files: Record<string, string | Buffer>): string {
-    const root = mkdtempSync(path.join(tmpdir(), "ksops-flux-"))
+    const root = tempDir("ksops-flux-")
     for (const [rel, text] of Object.entries(files)) {
         mkdirSync(path.dirname(path.join(root, rel)), { recursive: true })
         writeFileSync(path.join(root, rel), text)

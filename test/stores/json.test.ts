@@ -203,7 +203,11 @@ function normalize(v: TreeValue): TreeValue {
 const scalar = fc.oneof(
     fc.string({ unit: "binary" }),
     fc.bigInt({ min: -(2n ** 63n), max: 2n ** 63n - 1n }),
-    fc.double({ noNaN: true, noDefaultInfinity: true }),
+    // not -0: it is written "-0" (like Go), which reads back as the int 0 (like sops) and is then written "0", so
+    // the byte-for-byte second pass below would differ (a rare counterexample that made this test flaky)
+    fc
+        .double({ noNaN: true, noDefaultInfinity: true })
+        .map((d) => (Object.is(d, -0) ? 0 : d)),
     fc.boolean(),
     fc.constant(null),
 )

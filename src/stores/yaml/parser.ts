@@ -10,6 +10,7 @@
 import { isAscii, isUtf8 } from "node:buffer"
 import { FormatError, NonStringKeyError } from "../../errors.js"
 import { Branch, Comment, SopsTime, type TreeItem, type TreeValue } from "../../sops/tree.js"
+import { hasDisallowedCharacter, positionOfOffset, readerProblem } from "./reader.js"
 import { isIndicator, mayResolve, resolvePlain } from "./resolve.js"
 
 /** Node properties (anchor and tag). */
@@ -78,12 +79,14 @@ export class YamlParser {
     constructor(input: Uint8Array, options: YamlParserOptions = {}) {
         this.fastPaths = options.fastPaths ?? true
         const buf = Buffer.from(input.buffer, input.byteOffset, input.length)
-        let text: string
-        // ASCII (the common case, and every encrypted file's bulk) needs neither validation nor decoding
-        if (isAscii(buf)) text = buf.toString("latin1")
-        else {
-            if (!isUtf8(input)) throw new FormatError("yaml: invalid leading UTF-8 octet", { line: 1, column: 1 })
-            text = buf.toString("utf8")
+        // ASCII (the common case, and every encrypted file's bulk) needs no UTF-8 validation nor decoding
+        const ascii = isAscii(buf)
+        const utf8 = ascii || isUtf8(input)
+        let text = buf.toString(ascii ? "latin1" : "utf8")
+        // go-yaml's reader refuses invalid UTF-8 and control characters: its problem, where it is (reader.ts)
+        if (!utf8 || hasDisallowedCharacter(text)) {
+            const found = readerProblem(input)
+            if (found !== undefined) throw new FormatError(`yaml: ${found.problem}`, positionOfOffset(input, found.offset))
         }
         if (text.charCodeAt(0) === 0xfeff) text = text.slice(1)
         if (text.includes("\r")) text = text.replace(/\r\n?/g, "\n")
