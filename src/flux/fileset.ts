@@ -228,7 +228,7 @@ function linkStaysInside(root: string, link: string): boolean {
     try {
         const target = realpathSync(link)
         const rel = path.relative(realpathSync(root), target)
-        return rel !== "" && !rel.startsWith("..") && !path.isAbsolute(rel) && statSync(target).isFile()
+        return rel !== "" && rel !== ".." && !rel.startsWith(`..${path.sep}`) && !path.isAbsolute(rel) && statSync(target).isFile()
     } catch {
         return false
     }

@@ -9,8 +9,10 @@
  *   (start and end of text, as Go without `(?m)`), groups `(…)` / `(?:…)` with `|`;
  * - no quantifiers, except `.*` at the very start or end of the pattern: an unanchored search for `.*R` or `R.*`
  *   finds a match exactly when one for `R` does (`.*` may match the empty string), so they are dropped;
- * - at most {@link FAST_MAX_PATHS} ways through the alternatives: without quantifiers, a backtracking engine then
- *   tries at most that many paths of at most the pattern's length from each start position.
+ * - at most {@link FAST_MAX_PATHS} ways through the alternatives and {@link FAST_MAX_LENGTH} characters: without
+ *   quantifiers, a backtracking engine then tries at most that many paths of at most the pattern's length from each
+ *   start position; subjects longer than {@link FAST_MAX_SUBJECT} go to re2js, so a match costs at most
+ *   16 × 256 × 4096 steps.
  */
 import { createRequire } from "node:module"
 
@@ -26,8 +28,9 @@ export class GoRegexSyntaxError extends Error {
     override readonly name = "GoRegexSyntaxError"
 }
 
-const FAST_MAX_PATHS = 256
-const FAST_MAX_LENGTH = 512
+const FAST_MAX_PATHS = 16
+const FAST_MAX_LENGTH = 256
+const FAST_MAX_SUBJECT = 4096
 const CACHE_MAX = 512
 
 type Re2Module = typeof import("re2js")
@@ -94,8 +97,20 @@ function build(pattern: string): GoRegex | GoRegexSyntaxError {
     const fast = fastSource(pattern)
     if (fast !== undefined) {
         const js = new RegExp(fast, "u")
-        return { source: pattern, test: (s) => js.test(s) }
+        let slow: GoRegex | GoRegexSyntaxError | undefined
+        return {
+            source: pattern,
+            test(s) {
+                if (s.length <= FAST_MAX_SUBJECT) return js.test(s)
+                slow ??= viaRe2(pattern)
+                return (slow as GoRegex).test(s)
+            },
+        }
     }
+    return viaRe2(pattern)
+}
+
+function viaRe2(pattern: string): GoRegex | GoRegexSyntaxError {
     const { RE2JS, RE2JSSyntaxException } = loadRe2()
     try {
         const compiled = RE2JS.compile(pattern)
