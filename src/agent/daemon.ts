@@ -176,7 +176,13 @@ export async function spawnDaemon(options: SpawnOptions): Promise<{ pid: number;
     const deadline = Date.now() + (options.timeoutMs ?? 20_000)
     const hint = options.logFile === undefined ? "run `kubectl sops agent start --foreground` to see why" : `see ${options.logFile}`
     for (;;) {
-        if (exited !== undefined) throw new AgentError("start-failed", `the agent did not start (${exited})`, { hint })
+        if (exited !== undefined) {
+            // it lost the start lock's race to another agent started at the same moment: that one serves
+            if ((await probeSocket(socket).catch(() => "absent")) === "live") {
+                throw new AgentError("already-running", `an agent is already running on ${socket}`)
+            }
+            throw new AgentError("start-failed", `the agent did not start (${exited})`, { hint })
+        }
         try {
             const c = await AgentClient.connect(socket, { connectTimeoutMs: 5000 })
             const pid = c.hello?.pid ?? child.pid ?? 0
