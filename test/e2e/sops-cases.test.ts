@@ -186,8 +186,12 @@ describe("sops 3.13.2 cases, with kubectl-sops as sops", () => {
                 const sops = readFileSync(path.join(casesDir, c.name, "out.stderr"), "utf8")
                 expect(r.stderr.startsWith(sops.replace(/\n$/, ""))).toBe(true)
             } else {
-                // errors: sops' first line
-                expect(r.stderr.split("\n")[0]).toBe(readFileSync(path.join(casesDir, c.name, "out.stderr"), "utf8").split("\n")[0])
+                // errors: sops' first line, except that ours names the value that failed and never prints the
+                // computed MAC (a hash of every plaintext value)
+                const sops = readFileSync(path.join(casesDir, c.name, "out.stderr"), "utf8").split("\n")[0]
+                expect(r.stderr.split("\n")[0]).toBe(
+                    sops.replace(/, computed [0-9A-F]+$/, "").replace("Could not decrypt value:", 'Could not decrypt value at ["data"]["password"]:'),
+                )
             }
         })
     }
