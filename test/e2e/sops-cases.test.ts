@@ -225,11 +225,11 @@ function openEnc(value: string, key: Buffer, aad: string): { bytes: Buffer; type
 }
 
 /** The typed value of a decrypted plaintext (docs/sops-format.md §2.3). */
-function typed(bytes: Buffer, type: string): Plain {
+function typed(bytes: Buffer, type: string, rawStrings = false): Plain {
     const s = bytes.toString("utf8")
     switch (type) {
         case "str":
-            return s
+            return rawStrings ? bytes : s
         case "int":
             return BigInt(s)
         case "float":
@@ -320,7 +320,7 @@ afterAll(() => {
 })
 
 /** Decrypt every leaf of the documents in place, hashing as sops does; returns the recomputed MAC. */
-function decodeDocuments(docs: Plain[], key: Buffer, macOnlyEncrypted: boolean): string {
+function decodeDocuments(docs: Plain[], key: Buffer, macOnlyEncrypted: boolean, rawStrings = false): string {
     const hash = createHash("sha512")
     if (macOnlyEncrypted) hash.update(createHash("sha256").update("sops").digest())
     const walk = (v: Plain, keys: string[]): Plain => {
@@ -333,7 +333,7 @@ function decodeDocuments(docs: Plain[], key: Buffer, macOnlyEncrypted: boolean):
         if (typeof v === "string" && v.startsWith("ENC[")) {
             const { bytes, type } = openEnc(v, key, `${keys.join(":")}:`)
             hash.update(bytes)
-            return typed(bytes, type)
+            return typed(bytes, type, rawStrings)
         }
         if (!macOnlyEncrypted) hash.update(macBytes(v))
         return v
@@ -344,14 +344,47 @@ function decodeDocuments(docs: Plain[], key: Buffer, macOnlyEncrypted: boolean):
     return hash.digest("hex").toUpperCase()
 }
 
-/** Our encrypted YAML/JSON output read and decrypted independently: the documents, the keys, the MAC checked. */
-function independentDecrypt(bytes: Buffer, format: "yaml" | "json"): { docs: Plain[]; recipients: string[]; sops: Map<string, Plain> } {
-    const docs = format === "json" ? [toMaps(JSON.parse(bytes.toString("utf8")))] : readYamlDocs(bytes.toString("utf8"))
+type Independent = "yaml" | "json" | "dotenv" | "binary"
+
+/**
+ * A dotenv file as one map (comments and blank lines skipped), its flattened `sops_…` keys folded back into the
+ * metadata map (`sops_age__list_0__map_enc` → sops.age[0].enc, `\n` escapes undone).
+ */
+function readDotenv(text: string): Map<string, Plain> {
+    const doc = new Map<string, Plain>()
+    const sops = new Map<string, Plain>()
+    for (const line of text.split("\n")) {
+        if (line === "" || line.startsWith("#")) continue
+        const eq = line.indexOf("=")
+        expect(eq, `a KEY=VALUE line: ${line.slice(0, 20)}`).toBeGreaterThan(0)
+        const [k, v] = [line.slice(0, eq), line.slice(eq + 1)]
+        if (!k.startsWith("sops_")) {
+            doc.set(k, v)
+            continue
+        }
+        const list = /^sops_([a-z_]+)__list_(\d+)__map_([a-z_]+)$/.exec(k)
+        if (list === null) sops.set(k.slice(5), v)
+        else {
+            const entries = (sops.get(list[1]) as Map<string, Plain>[] | undefined) ?? []
+            entries[Number(list[2])] ??= new Map()
+            entries[Number(list[2])].set(list[3], v.replaceAll("\\n", "\n"))
+            sops.set(list[1], entries)
+        }
+    }
+    if (sops.get("mac_only_encrypted") === "true") sops.set("mac_only_encrypted", true)
+    doc.set("sops", sops)
+    return doc
+}
+
+/** Our encrypted output read and decrypted independently: the documents, the keys, the MAC checked. */
+function independentDecrypt(bytes: Buffer, format: Independent): { docs: Plain[]; recipients: string[]; sops: Map<string, Plain> } {
+    const text = bytes.toString("utf8")
+    const docs = format === "json" || format === "binary" ? [toMaps(JSON.parse(text))] : format === "dotenv" ? [readDotenv(text)] : readYamlDocs(text)
     const sops = (docs[0] as Map<string, Plain>).get("sops") as Map<string, Plain>
     expect(sops, "sops metadata").toBeInstanceOf(Map)
     for (const d of docs) (d as Map<string, Plain>).delete("sops")
     const { key, recipients } = dataKey(sops)
-    const computed = decodeDocuments(docs, key, sops.get("mac_only_encrypted") === true)
+    const computed = decodeDocuments(docs, key, sops.get("mac_only_encrypted") === true, format === "binary")
     const lastmodified = sops.get("lastmodified")
     expect(typeof lastmodified, "lastmodified is a string").toBe("string")
     const mac = openEnc(sops.get("mac") as string, key, lastmodified as string)
@@ -370,7 +403,7 @@ function toMaps(v: unknown): Plain {
 /** [case, our encrypted file (stdout or a file of the case folder), format, the plaintext it must hold, the recipients] */
 const AGE = (n: number) => `age:${recipient(n)}`
 const decrypted = readFileSync(path.join(casesDir, "decrypt/out.stdout"), "utf8")
-const independentCases: [string, string, "yaml" | "json", string, string[]][] = [
+const independentCases: [string, string, Independent, string, string[]][] = [
     ["secret-age-cli", "-", "yaml", "secret-age-cli/plain.yaml", [AGE(1)]],
     ["secret-age", "-", "yaml", "secret-age/plain.yaml", []],
     ["secret-pgp", "-", "yaml", "secret-pgp/plain.yaml", []],
@@ -378,6 +411,8 @@ const independentCases: [string, string, "yaml" | "json", string, string[]][] = 
     ["types", "-", "yaml", "types/plain.yaml", [AGE(1)]],
     ["multidoc", "-", "yaml", "multidoc/plain.yaml", [AGE(1)]],
     ["json", "-", "json", "json/plain.json", [AGE(1)]],
+    ["dotenv", "-", "dotenv", "dotenv/plain.env", [AGE(1)]],
+    ["binary", "-", "binary", "binary/plain.bin", [AGE(1)]],
     ["opt-unencrypted-suffix", "-", "yaml", "opt-unencrypted-suffix/plain.yaml", [AGE(1)]],
     ["opt-encrypted-suffix", "-", "yaml", "opt-encrypted-suffix/plain.yaml", [AGE(1)]],
     ["opt-unencrypted-regex", "-", "yaml", "opt-unencrypted-regex/plain.yaml", [AGE(1)]],
@@ -387,6 +422,7 @@ const independentCases: [string, string, "yaml" | "json", string, string[]][] = 
     ["opt-unencrypted-comment-regex", "-", "yaml", "opt-unencrypted-comment-regex/plain.yaml", []],
     ["creation-rules", "clusters/cluster0/secret.yaml", "yaml", "creation-rules/clusters/cluster0/secret.yaml.plain", []],
     ["creation-rules", "clusters/cluster1/secret.yaml", "yaml", "creation-rules/clusters/cluster1/secret.yaml.plain", []],
+    ["creation-rules", "apps/app.env", "dotenv", "creation-rules/apps/app.env.plain", []],
     ["rotate", "-", "yaml", "=decrypt", []],
     ["rotate-add-age", "-", "yaml", "=decrypt", []],
     ["updatekeys", "input.yaml", "yaml", "=decrypt", []],
@@ -422,14 +458,22 @@ describe("our encrypted output, decrypted without our code", () => {
                   : plain === "=unset"
                     ? decrypted.replace("    user: YWRtaW4=\n", "")
                     : readFileSync(path.join(casesDir, plain), "utf8")
-        const want = format === "json" ? [toMaps(JSON.parse(wantText))] : readYamlDocs(wantText)
+        const want =
+            format === "json"
+                ? [toMaps(JSON.parse(wantText))]
+                : format === "dotenv"
+                  ? [readDotenv(wantText)]
+                  : format === "binary"
+                    ? [new Map([["data", readFileSync(path.join(casesDir, plain))]])]
+                    : readYamlDocs(wantText)
+        if (format === "dotenv") (want[0] as Map<string, Plain>).delete("sops")
         expect(canon(docs)).toEqual(canon(want))
         // the keys are exactly those asked for: the flags', else the creation rule's
         if (name === "rotate" || name === "set" || name === "unset" || name === "rotate-add-age") {
             // these keep the input's keys (before.yaml: age1 only), rotate --add-age adds age2
             expect(recipients).toEqual([AGE(1), ...(name === "rotate-add-age" ? [AGE(2)] : [])].sort())
         } else {
-            const expected = flagRecipients.length > 0 ? [...flagRecipients].sort() : ruleRecipients(name, file === "-" ? `plain.${format}` : file)
+            const expected = flagRecipients.length > 0 ? [...flagRecipients].sort() : ruleRecipients(name, file === "-" ? "plain.yaml" : file)
             expect(expected.length).toBeGreaterThan(0)
             expect(recipients).toEqual(expected)
         }
