@@ -2,7 +2,7 @@ import { spawn } from "node:child_process"
 import { constants, privateDecrypt, randomBytes } from "node:crypto"
 import { readFileSync } from "node:fs"
 import path from "node:path"
-import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { afterAll, beforeAll, expect, it } from "vitest"
 import { Agent } from "../../src/agent/agent.js"
 import { RsaPool } from "../../src/agent/workers.js"
 import { KsopsError } from "../../src/errors.js"
@@ -12,12 +12,13 @@ import { PGP_DECRYPTION_FAILED, encryptWithKeyFiles } from "../../src/keys/pgp-o
 import { unwrapWith } from "../../src/keys/unwrap.js"
 import type { KeyEntry } from "../../src/sops/keys.js"
 import { VECTORS } from "../keys/helpers.js"
+import { describeShared, sharedData } from "../shared-data.js"
 import { bundleScript, fileKeychain, removeDir, tempDir } from "./helpers.js"
 
 const KEYS = path.join(VECTORS, "sops-3.13.2/keys")
-const SECRET = readFileSync(path.join(KEYS, "cluster0.sec.asc"), "utf8")
-const PUBLIC = [{ path: "cluster0.pub.asc", text: readFileSync(path.join(KEYS, "cluster0.pub.asc"), "utf8") }]
-const FP = readFileSync(path.join(KEYS, "cluster0.fpr"), "utf8").trim()
+const SECRET = sharedData ? readFileSync(path.join(KEYS, "cluster0.sec.asc"), "utf8") : ""
+const PUBLIC = sharedData ? [{ path: "cluster0.pub.asc", text: readFileSync(path.join(KEYS, "cluster0.pub.asc"), "utf8") }] : []
+const FP = sharedData ? readFileSync(path.join(KEYS, "cluster0.fpr"), "utf8").trim() : ""
 
 let rsa: PgpRsaKey
 /** Raw RSA ciphertexts (left-padded) under the encryption subkey, with their in-thread results. */
@@ -35,7 +36,7 @@ beforeAll(async () => {
     }
 })
 
-describe("RsaPool", () => {
+describeShared("RsaPool", () => {
     it("uses the full CRT key (p, q, dp, dq, qi), so OpenSSL takes the fast path", () => {
         const jwk = rsa.privateKey.export({ format: "jwk" })
         for (const k of ["n", "e", "d", "p", "q", "dp", "dq", "qi"]) expect(typeof jwk[k as keyof typeof jwk]).toBe("string")
@@ -90,7 +91,7 @@ describe("RsaPool", () => {
     })
 })
 
-describe("agent with the RSA pool", () => {
+describeShared("agent with the RSA pool", () => {
     let dir: string
     const entries: KeyEntry[] = []
     const parts: Buffer[] = []

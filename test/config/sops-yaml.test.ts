@@ -3,8 +3,9 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { describe, expect, it } from "vitest"
 import { creationRuleFor, findConfig, findConfigPath, keyGroupFromSpecs, keySpecsFrom, loadConfig, matchRule } from "../../src/config/sops-yaml.js"
+import { itShared, vectorsDir } from "../shared-data.js"
 
-const VECTORS = new URL("../../../shared/vectors/", import.meta.url).pathname
+const VECTORS = vectorsDir
 const AGE1 = "age1nk4cruyky3f4gnmey70r5n36nwqwgd9m2k6vp6qpp4aymv386u4qzccp8u"
 const AGE2 = "age16tl3fs6th8wdt02k9dkx37w6sz0fjctpz3dnq7wt2ea4c0rv9evqkhrnk3"
 const FP = "EE1E8CF37CFC50776EF383589CC3EF7A23419576"
@@ -32,7 +33,7 @@ describe(".sops.yaml discovery", () => {
         expect(findConfigPath("clusters/dev/secret.yaml", { cwd: root, explicit: "x.yaml" })).toBe(join(root, "x.yaml"))
     })
 
-    it("matches path_regex against the path relative to the config's folder; first match wins", async () => {
+    itShared("matches path_regex against the path relative to the config's folder; first match wins", async () => {
         const dir = join(VECTORS, "sops-3.13.2/creation-rules")
         const cfg = findConfig(join(dir, "clusters/cluster0/secret.yaml"), { cwd: dir })!
         const r0 = await creationRuleFor(cfg, "clusters/cluster0/secret.yaml", dir)
@@ -45,7 +46,7 @@ describe(".sops.yaml discovery", () => {
         await expect(creationRuleFor(cfg, "other/file.yaml", dir)).rejects.toThrow("error loading config: no matching creation rules found")
     })
 
-    it("reads key groups, shamir_threshold and comma/folded key lists", async () => {
+    itShared("reads key groups, shamir_threshold and comma/folded key lists", async () => {
         const kg = loadConfig(join(VECTORS, "sops-3.13.2/key-groups/.sops.yaml"))
         const rule = await creationRuleFor(kg, "plain.yaml", kg.dir)
         expect(rule?.shamirThreshold).toBe(2)
@@ -58,7 +59,7 @@ describe(".sops.yaml discovery", () => {
         expect(rb?.keyGroups[0].map((k) => k.type)).toEqual(["age", "age", "pgp"])
     })
 
-    it("gives sops' functional-test rules the groups sops makes (empty groups refuse later)", async () => {
+    itShared("gives sops' functional-test rules the groups sops makes (empty groups refuse later)", async () => {
         const cfg = loadConfig(join(VECTORS, "sops-repo/functional-tests/.sops.yaml"))
         const groups = async (f: string) => (await creationRuleFor(cfg, f, cfg.dir))?.keyGroups
         expect((await groups("test_roundtrip_keygroups.yaml"))?.length).toBe(2)

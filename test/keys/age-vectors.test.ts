@@ -1,14 +1,15 @@
 import { readFileSync, readdirSync } from "node:fs"
 import { join } from "node:path"
-import { describe, expect, it } from "vitest"
+import { expect, it } from "vitest"
 import { ageProvider } from "../../src/keys/age.js"
 import { VECTORS, extractEncBlocks, isolatedContext } from "./helpers.js"
+import { describeShared } from "../shared-data.js"
 
 const AGE_UNIT = join(VECTORS, "sops-repo/age-unit-test")
 const GOLDEN = join(VECTORS, "sops-3.13.2")
 const read = (p: string) => readFileSync(p, "utf8")
 
-describe("age provider on sops vectors", () => {
+describeShared("age provider on sops vectors", () => {
     it("decrypts encrypted-data.age.asc with identity.txt (SOPS_AGE_KEY_FILE)", async () => {
         const ctx = isolatedContext({ SOPS_AGE_KEY_FILE: join(AGE_UNIT, "identity.txt") })
         const out = await ageProvider.decrypt(

@@ -1,13 +1,13 @@
 import { spawnSync } from "node:child_process"
 import { mkdtempSync } from "node:fs"
 import { tmpdir } from "node:os"
-import { join, resolve } from "node:path"
-import { fileURLToPath } from "node:url"
+import { join } from "node:path"
 import { createKeyContext } from "../../src/keys/context.js"
 import type { KeyContext } from "../../src/keys/provider.js"
+import { vectorsDir } from "../shared-data.js"
 
 /** The shared vectors directory. */
-export const VECTORS = resolve(fileURLToPath(new URL("../../../shared/vectors/", import.meta.url)))
+export const VECTORS = vectorsDir
 
 const created: string[] = []
 

@@ -5,6 +5,7 @@ import { createKeyContext } from "../../src/keys/context.js"
 import { LocalKeyService } from "../../src/keys/local.js"
 import { PROVIDERS, loadProvider, providerDescriptor } from "../../src/keys/registry.js"
 import { VECTORS, isolatedContext } from "./helpers.js"
+import { itShared } from "../shared-data.js"
 
 const KEYS = join(VECTORS, "sops-3.13.2/keys")
 
@@ -48,7 +49,7 @@ describe("registry", () => {
 })
 
 describe("LocalKeyService", () => {
-    it("round-trips a data key through age and reports unsupported types as errors", async () => {
+    itShared("round-trips a data key through age and reports unsupported types as errors", async () => {
         const recipient = "age1nk4cruyky3f4gnmey70r5n36nwqwgd9m2k6vp6qpp4aymv386u4qzccp8u"
         const svc = new LocalKeyService(isolatedContext({ SOPS_AGE_KEY_FILE: join(KEYS, "age1.agekey") }))
         const part = new Uint8Array(32).fill(9)

@@ -1,9 +1,11 @@
 /** Shared helpers for the store tests: vector paths and a tree walker that mirrors the sops walk order. */
 import { readFileSync } from "node:fs"
+import { pathToFileURL } from "node:url"
 import { Branch, Comment, type TreeValue } from "../../src/sops/tree.js"
+import { vectorsDir } from "../shared-data.js"
 
 /** The shared vectors directory (read-only, outside the repository). */
-export const VECTORS = new URL("../../../shared/vectors/", import.meta.url)
+export const VECTORS = pathToFileURL(`${vectorsDir}/`)
 
 /** Read a vector file as bytes. */
 export function vector(path: string): Uint8Array {

@@ -1,4 +1,4 @@
-import { describe, expect, it } from "vitest"
+import { expect, it } from "vitest"
 import { metadataFromTree, metadataToTree } from "../../src/sops/metadata.js"
 import { Branch, Comment } from "../../src/sops/tree.js"
 import { BinaryStore } from "../../src/stores/binary.js"
@@ -6,6 +6,7 @@ import { DotenvStore } from "../../src/stores/dotenv.js"
 import { IniStore } from "../../src/stores/ini.js"
 import { JsonStore } from "../../src/stores/json.js"
 import type { Store } from "../../src/stores/store.js"
+import { describeShared, sharedData } from "../shared-data.js"
 import { encType, leaves, text, vector, vectorText } from "./helpers.js"
 
 const stores: Record<string, () => Store> = {
@@ -15,7 +16,7 @@ const stores: Record<string, () => Store> = {
     binary: () => new BinaryStore(),
 }
 
-describe("re-emitting files written by sops 3.13.x is byte-identical", () => {
+describeShared("re-emitting files written by sops 3.13.x is byte-identical", () => {
     const cases: [string, string][] = [
         ["sops-3.13.2/json/out.stdout", "json"],
         ["sops-3.13.2/dotenv/out.stdout", "dotenv"],
@@ -57,7 +58,7 @@ describe("re-emitting files written by sops 3.13.x is byte-identical", () => {
     })
 })
 
-describe("plaintext inputs re-emit as sops decrypt prints them", () => {
+describeShared("plaintext inputs re-emit as sops decrypt prints them", () => {
     it("json: tab-indented, in key order, ints and floats kept", () => {
         const store = new JsonStore()
         const out = text(store.emitPlain(store.loadPlain(vector("sops-3.13.2/json/plain.json"))))
@@ -106,9 +107,9 @@ interface Expected {
     leaves_in_mac_order: ExpectedLeaf[]
     comments: { aad: string; plaintext: string }[]
 }
-const EXPECTED = JSON.parse(vectorText("sops-repo/EXPECTED.json")) as Record<string, Expected>
+const EXPECTED = (sharedData ? JSON.parse(vectorText("sops-repo/EXPECTED.json")) : {}) as Record<string, Expected>
 
-describe("older files load with the expected tree (EXPECTED.json)", () => {
+describeShared("older files load with the expected tree (EXPECTED.json)", () => {
     const cases: [string, Store][] = [
         ["example.json", new JsonStore()],
         ["example.ini", new IniStore()],

@@ -1,10 +1,10 @@
 import { existsSync, readdirSync, readFileSync } from "node:fs"
 import path from "node:path"
-import { fileURLToPath } from "node:url"
-import { describe, expect, it } from "vitest"
+import { expect, it } from "vitest"
 import { YamlStore } from "../../src/stores/yaml.js"
+import { describeShared, vectorsDir } from "../shared-data.js"
 
-const VECTORS = fileURLToPath(new URL("../../../shared/vectors/", import.meta.url))
+const VECTORS = vectorsDir
 const CASES = path.join(VECTORS, "sops-3.13.2")
 const RES = path.join(VECTORS, "sops-repo/functional-tests/res")
 
@@ -23,7 +23,7 @@ function encryptedByNewWriter(): string[] {
     return out
 }
 
-describe("yaml store: sops 3.13 output re-emits byte for byte", () => {
+describeShared("yaml store: sops 3.13 output re-emits byte for byte", () => {
     const store = new YamlStore()
     for (const p of encryptedByNewWriter()) {
         it(path.relative(VECTORS, p), () => {

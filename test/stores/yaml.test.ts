@@ -1,13 +1,13 @@
 import { readFileSync } from "node:fs"
 import path from "node:path"
-import { fileURLToPath } from "node:url"
 import fc from "fast-check"
 import { describe, expect, it } from "vitest"
 import { FormatError, KsopsError, MetadataNotFoundError } from "../../src/errors.js"
 import { Branch, Comment, SopsTime, type TreeValue } from "../../src/sops/tree.js"
 import { YamlStore } from "../../src/stores/yaml.js"
+import { describeShared, vectorsDir } from "../shared-data.js"
 
-const VECTORS = fileURLToPath(new URL("../../../shared/vectors/", import.meta.url))
+const VECTORS = vectorsDir
 const store = new YamlStore()
 const enc = (s: string) => new TextEncoder().encode(s)
 const dec = (b: Uint8Array) => Buffer.from(b).toString("utf8")
@@ -265,7 +265,7 @@ describe("emitter", () => {
     })
 })
 
-describe("vectors", () => {
+describeShared("vectors", () => {
     const expected = JSON.parse(readFileSync(path.join(VECTORS, "sops-repo/EXPECTED.json"), "utf8")) as Record<
         string,
         { format: string; leaves_in_mac_order: { aad: string; type: string }[]; comments: { aad: string }[] }

@@ -1,10 +1,11 @@
 /**
- * Every file sops 3.13.2 wrote in ../shared/vectors/sops-3.13.2 decrypts with the real keys (age identities and
+ * Every file sops 3.13.2 wrote in the shared vectors/sops-3.13.2 decrypts with the real keys (age identities and
  * the Flux guide's PGP key) through the stores, the key providers and the engine, to the raw plaintext sops started
  * from (or sops' own decryption); and the error cases fail the way sops failed.
  */
 import { existsSync, readFileSync } from "node:fs"
-import { describe, expect, it } from "vitest"
+import { pathToFileURL } from "node:url"
+import { expect, it } from "vitest"
 import { parseAllDocuments } from "yaml"
 import { createKeyContext } from "../../src/keys/context.js"
 import { LocalKeyService } from "../../src/keys/local.js"
@@ -12,8 +13,9 @@ import { decryptDocument } from "../../src/sops/document.js"
 import { metadataFromTree } from "../../src/sops/metadata.js"
 import type { Branches } from "../../src/sops/tree.js"
 import { formatFromPath, storeFor } from "../../src/stores/index.js"
+import { describeShared, vectorsDir } from "../shared-data.js"
 
-const ROOT = new URL("../../../shared/vectors/sops-3.13.2/", import.meta.url)
+const ROOT = pathToFileURL(`${vectorsDir}/sops-3.13.2/`)
 const path = (p: string) => new URL(p, ROOT).pathname
 
 function keys(env: Record<string, string> = {}) {
@@ -98,7 +100,7 @@ async function decryptedBytes(enc: string): Promise<Buffer> {
 }
 const decryptedText = async (enc: string) => (await decryptedBytes(enc)).toString("utf8")
 
-describe("sops 3.13.2 output decrypts with the real keys to the raw plaintext", () => {
+describeShared("sops 3.13.2 output decrypts with the real keys to the raw plaintext", () => {
     it.each(encryptCases)("%s → %s (%s)", async (enc, plain, oracle) => {
         if (!existsSync(path(enc))) throw new Error(`missing vector ${enc}`)
         const raw = readFileSync(path(plain))

@@ -3,15 +3,17 @@
  * and the engine, with the data key recorded for it (key providers are tested against the same files separately).
  */
 import { readFileSync } from "node:fs"
-import { describe, expect, it } from "vitest"
+import { pathToFileURL } from "node:url"
+import { expect, it } from "vitest"
 import { decryptDocument } from "../../src/sops/document.js"
 import type { KeyService } from "../../src/sops/keys.js"
 import { metadataFromTree } from "../../src/sops/metadata.js"
 import { Branch, Comment, SopsTime, type TreeValue } from "../../src/sops/tree.js"
 import { formatFromPath, storeFor } from "../../src/stores/index.js"
 import type { Format } from "../../src/stores/store.js"
+import { describeShared, sharedData, vectorsDir } from "../shared-data.js"
 
-const ROOT = new URL("../../../shared/vectors/sops-repo/", import.meta.url)
+const ROOT = pathToFileURL(`${vectorsDir}/sops-repo/`)
 
 interface Leaf {
     aad: string
@@ -27,7 +29,7 @@ interface Expected {
     comments?: { aad: string; plaintext: string }[]
 }
 
-const expected = JSON.parse(readFileSync(new URL("EXPECTED.json", ROOT), "utf8")) as Record<string, Expected>
+const expected = (sharedData ? JSON.parse(readFileSync(new URL("EXPECTED.json", ROOT), "utf8")) : {}) as Record<string, Expected>
 
 /** A key service that knows one data key: the vector's, recovered earlier with gpg. */
 function fixedKey(hex: string): KeyService {
@@ -61,7 +63,7 @@ function plainOf(v: TreeValue): unknown {
     return v
 }
 
-describe("sops repository vectors (EXPECTED.json)", () => {
+describeShared("sops repository vectors (EXPECTED.json)", () => {
     for (const [file, exp] of Object.entries(expected)) {
         it(`${file} decrypts to the expected leaves and MAC`, async () => {
             const format = (exp.format === "binary" ? "binary" : formatFromPath(file)) as Format

@@ -1,0 +1,20 @@
+/**
+ * Vitest global setup: when the shared test data is missing (and CI is not set), count the test files that skipped
+ * because of it and print one summary line for the whole run.
+ */
+import { mkdtempSync, readdirSync, rmSync } from "node:fs"
+import { tmpdir } from "node:os"
+import path from "node:path"
+import { hasSharedData, SHARED_DATA_ENV, SKIP_MARKS_ENV, sharedDataDir } from "./shared-data.js"
+
+export default function setup(): (() => void) | undefined {
+    const dir = sharedDataDir()
+    if (hasSharedData(dir) || process.env.CI === "true") return undefined
+    const marks = mkdtempSync(path.join(tmpdir(), "kubectl-sops-shared-skips-"))
+    process.env[SKIP_MARKS_ENV] = marks
+    return () => {
+        const n = readdirSync(marks).length
+        rmSync(marks, { recursive: true, force: true })
+        if (n > 0) console.log(`shared test data not found at ${dir}: ${n} file${n === 1 ? "" : "s"} of conformance tests skipped (set ${SHARED_DATA_ENV}=DIR)`)
+    }
+}
