@@ -40,6 +40,8 @@ function recipient(n: number): string {
 /** Every temp folder of this file, removed at the end. */
 const made: string[] = []
 afterAll(() => {
+    // the gpg-agent that gpg started for the independent decoder's keyring goes first, then the folders
+    if (gnupg !== undefined) spawnSync("gpgconf", ["--kill", "gpg-agent"], { env: { ...process.env, GNUPGHOME: gnupg } })
     for (const d of made) rmSync(d, { recursive: true, force: true })
 })
 function scratch(prefix: string): string {
@@ -311,9 +313,6 @@ function gnupgHome(): string {
     }
     return gnupg
 }
-afterAll(() => {
-    if (gnupg !== undefined) spawnSync("gpgconf", ["--kill", "gpg-agent"], { env: { ...process.env, GNUPGHOME: gnupg } })
-})
 
 /** Decrypt every leaf of the documents in place, hashing as sops does; returns the recomputed MAC. */
 function decodeDocuments(docs: Plain[], key: Buffer, macOnlyEncrypted: boolean, rawStrings = false): string {
