@@ -70,11 +70,11 @@ describe("exit status of the failures sops 3.13.2 recorded, same command and inp
 
     /**
      * Known differences, left to be fixed in the YAML store: sops (go-yaml v3) refuses these files with exit 2 and we
-     * encrypt them: only a comment (`EOF`), `a: b: c` (mapping values are not allowed in this context), the `\/`
-     * escape, a `%YAML 1.2` directive (incompatible YAML document), content after `...` without `---`.
+     * encrypt them: only a comment (`EOF`), `a: b: c` (mapping values are not allowed in this context), content after
+     * `...` without `---`.
      * `it.fails` turns red once one is fixed: then take it out of this list.
      */
-    const known = new Set(["err-comment-only", "yaml-mapping-values-not-allowed", "yaml-slash-escape", "yaml-incompatible-document", "yaml-second-document-after-end"])
+    const known = new Set(["err-comment-only", "yaml-mapping-values-not-allowed", "yaml-second-document-after-end"])
 
     it.each(rows.filter(([from]) => !known.has(path.basename(from))))("%s: %s → %i", async (from, command, code) => {
         const { args, env } = ourCommand(command)

@@ -40,6 +40,8 @@ function recipient(n: number): string {
 /** Every temp folder of this file, removed at the end. */
 const made: string[] = []
 afterAll(() => {
+    // the gpg-agent that gpg started for the independent decoder's keyring goes first, then the folders
+    if (gnupg !== undefined) spawnSync("gpgconf", ["--kill", "gpg-agent"], { env: { ...process.env, GNUPGHOME: gnupg } })
     for (const d of made) rmSync(d, { recursive: true, force: true })
 })
 function scratch(prefix: string): string {
@@ -315,9 +317,6 @@ function gnupgHome(): string {
     }
     return gnupg
 }
-afterAll(() => {
-    if (gnupg !== undefined) spawnSync("gpgconf", ["--kill", "gpg-agent"], { env: { ...process.env, GNUPGHOME: gnupg } })
-})
 
 /** Decrypt every leaf of the documents in place, hashing as sops does; returns the recomputed MAC. */
 function decodeDocuments(docs: Plain[], key: Buffer, macOnlyEncrypted: boolean, rawStrings = false): string {
@@ -344,7 +343,7 @@ function decodeDocuments(docs: Plain[], key: Buffer, macOnlyEncrypted: boolean, 
     return hash.digest("hex").toUpperCase()
 }
 
-type Independent = "yaml" | "json" | "dotenv" | "binary"
+type Independent = "yaml" | "json" | "dotenv" | "ini" | "binary"
 
 /**
  * A dotenv file as one map (comments and blank lines skipped), its flattened `sops_…` keys folded back into the
@@ -352,34 +351,65 @@ type Independent = "yaml" | "json" | "dotenv" | "binary"
  */
 function readDotenv(text: string): Map<string, Plain> {
     const doc = new Map<string, Plain>()
-    const sops = new Map<string, Plain>()
+    const meta: [string, string][] = []
     for (const line of text.split("\n")) {
         if (line === "" || line.startsWith("#")) continue
         const eq = line.indexOf("=")
         expect(eq, `a KEY=VALUE line: ${line.slice(0, 20)}`).toBeGreaterThan(0)
         const [k, v] = [line.slice(0, eq), line.slice(eq + 1)]
-        if (!k.startsWith("sops_")) {
-            doc.set(k, v)
+        if (k.startsWith("sops_")) meta.push([k.slice(5), v])
+        else doc.set(k, v)
+    }
+    if (meta.length > 0) doc.set("sops", foldMetadata(meta))
+    return doc
+}
+
+/** An INI file as section → key → value (go-ini trims around `=`); the `[sops]` section folded into the metadata. */
+function readIni(text: string): Map<string, Plain> {
+    const doc = new Map<string, Plain>()
+    let section: Map<string, Plain> | undefined
+    let inSops = false
+    const meta: [string, string][] = []
+    for (const line of text.split("\n")) {
+        if (line.trim() === "" || line.startsWith(";") || line.startsWith("#")) continue
+        const header = /^\[(.+)\]$/.exec(line)
+        if (header !== null) {
+            section = new Map()
+            inSops = header[1] === "sops"
+            if (!inSops) doc.set(header[1], section)
             continue
         }
-        const list = /^sops_([a-z_]+)__list_(\d+)__map_([a-z_]+)$/.exec(k)
-        if (list === null) sops.set(k.slice(5), v)
-        else {
-            const entries = (sops.get(list[1]) as Map<string, Plain>[] | undefined) ?? []
-            entries[Number(list[2])] ??= new Map()
-            entries[Number(list[2])].set(list[3], v.replaceAll("\\n", "\n"))
-            sops.set(list[1], entries)
-        }
+        const eq = line.indexOf("=")
+        expect(eq > 0 && section !== undefined, `a key = value line in a section: ${line.slice(0, 20)}`).toBe(true)
+        const [k, v] = [line.slice(0, eq).trim(), line.slice(eq + 1).trim()]
+        if (inSops) meta.push([k, v])
+        else section!.set(k, v)
     }
-    if (sops.get("mac_only_encrypted") === "true") sops.set("mac_only_encrypted", true)
-    doc.set("sops", sops)
+    if (meta.length > 0) doc.set("sops", foldMetadata(meta))
     return doc
+}
+
+/** Flattened metadata keys (`age__list_0__map_enc`) back into sops' map (`age[0].enc`), `\n` escapes undone. */
+function foldMetadata(entries: [string, string][]): Map<string, Plain> {
+    const sops = new Map<string, Plain>()
+    for (const [k, v] of entries) {
+        const list = /^([a-z_]+)__list_(\d+)__map_([a-z_]+)$/.exec(k)
+        if (list === null) {
+            sops.set(k, k === "mac_only_encrypted" ? v === "true" : v)
+            continue
+        }
+        const items = (sops.get(list[1]) as Map<string, Plain>[] | undefined) ?? []
+        items[Number(list[2])] ??= new Map()
+        items[Number(list[2])].set(list[3], v.replaceAll("\\n", "\n"))
+        sops.set(list[1], items)
+    }
+    return sops
 }
 
 /** Our encrypted output read and decrypted independently: the documents, the keys, the MAC checked. */
 function independentDecrypt(bytes: Buffer, format: Independent): { docs: Plain[]; recipients: string[]; sops: Map<string, Plain> } {
     const text = bytes.toString("utf8")
-    const docs = format === "json" || format === "binary" ? [toMaps(JSON.parse(text))] : format === "dotenv" ? [readDotenv(text)] : readYamlDocs(text)
+    const docs = format === "json" || format === "binary" ? [toMaps(JSON.parse(text))] : format === "dotenv" ? [readDotenv(text)] : format === "ini" ? [readIni(text)] : readYamlDocs(text)
     const sops = (docs[0] as Map<string, Plain>).get("sops") as Map<string, Plain>
     expect(sops, "sops metadata").toBeInstanceOf(Map)
     for (const d of docs) (d as Map<string, Plain>).delete("sops")
@@ -412,6 +442,7 @@ const independentCases: [string, string, Independent, string, string[]][] = [
     ["multidoc", "-", "yaml", "multidoc/plain.yaml", [AGE(1)]],
     ["json", "-", "json", "json/plain.json", [AGE(1)]],
     ["dotenv", "-", "dotenv", "dotenv/plain.env", [AGE(1)]],
+    ["ini", "-", "ini", "ini/plain.ini", [AGE(1)]],
     ["binary", "-", "binary", "binary/plain.bin", [AGE(1)]],
     ["opt-unencrypted-suffix", "-", "yaml", "opt-unencrypted-suffix/plain.yaml", [AGE(1)]],
     ["opt-encrypted-suffix", "-", "yaml", "opt-encrypted-suffix/plain.yaml", [AGE(1)]],
@@ -463,10 +494,11 @@ describe("our encrypted output, decrypted without our code", () => {
                 ? [toMaps(JSON.parse(wantText))]
                 : format === "dotenv"
                   ? [readDotenv(wantText)]
+                  : format === "ini"
+                    ? [readIni(wantText)]
                   : format === "binary"
                     ? [new Map([["data", readFileSync(path.join(casesDir, plain))]])]
                     : readYamlDocs(wantText)
-        if (format === "dotenv") (want[0] as Map<string, Plain>).delete("sops")
         expect(canon(docs)).toEqual(canon(want))
         // the keys are exactly those asked for: the flags', else the creation rule's
         if (name === "rotate" || name === "set" || name === "unset" || name === "rotate-add-age") {

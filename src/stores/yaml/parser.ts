@@ -214,6 +214,9 @@ export class YamlParser {
             let col = this.nextContent()
             let explicit = false
             while (col === 0 && this.code() === 37 /* % */) {
+                // yaml.v3 (like the libyaml it ports) accepts only `%YAML 1.1`
+                const version = /^%YAML[ \t]+(\d+)\.(\d+)/.exec(this.src.slice(this.pos, this.pos + 32))
+                if (version !== null && (version[1] !== "1" || version[2] !== "1")) this.fail("found incompatible YAML document")
                 this.nextLine()
                 col = this.nextContent()
             }
@@ -1450,9 +1453,6 @@ function unescapeDouble(body: string, fail: (d: string) => never): string {
                 break
             case '"':
                 out += '"'
-                break
-            case "/":
-                out += "/"
                 break
             case "\\":
                 out += "\\"
