@@ -123,12 +123,12 @@ describe("a marker secret never reaches the output", () => {
 
     it("set with a VALUE that is not JSON, from the argument, --value-file and --value-stdin", async () => {
         sb.file("set.yaml", encrypted)
-        clean(await sb.ks(["set", "set.yaml", '["stringData"]["x"]', MARKER]), 1, "must be JSON")
-        clean(await sb.ks(["set", "set.yaml", '["stringData"]["x"]', `{"a": ${MARKER}}`]), 1, "must be JSON")
-        clean(await sb.ks(["set", "set.yaml", '["stringData"]["x"]', `{"a": 1e999, "b": "${MARKER}"}`]), 1, "must be JSON")
+        clean(await sb.ks(["set", "set.yaml", '["stringData"]["x"]', MARKER]), 7, "must be JSON")
+        clean(await sb.ks(["set", "set.yaml", '["stringData"]["x"]', `{"a": ${MARKER}}`]), 7, "must be JSON")
+        clean(await sb.ks(["set", "set.yaml", '["stringData"]["x"]', `{"a": 1e999, "b": "${MARKER}"}`]), 7, "must be JSON")
         sb.file("value.json", `${MARKER}\n`)
-        clean(await sb.ks(["set", "--value-file", "set.yaml", '["stringData"]["x"]', "value.json"]), 1, "must be JSON")
-        clean(await sb.ks(["set", "--value-stdin", "set.yaml", '["stringData"]["x"]'], { input: `'${MARKER}'` }), 1, "must be JSON")
+        clean(await sb.ks(["set", "--value-file", "set.yaml", '["stringData"]["x"]', "value.json"]), 7, "must be JSON")
+        clean(await sb.ks(["set", "--value-stdin", "set.yaml", '["stringData"]["x"]'], { input: `'${MARKER}'` }), 7, "must be JSON")
         expect(readFileSync(path.join(sb.dir, "set.yaml"), "utf8")).toBe(encrypted)
     })
 

@@ -30,7 +30,7 @@ export async function jsonToTreeValue(text: string, source = "VALUE"): Promise<T
             return store.loadPlain(new TextEncoder().encode(text))[0]
         } catch {
             // the store's message may quote a literal of the value (e.g. a float out of range)
-            throw new KsopsError(ErrorKind.Generic, `${source} must be JSON that sops can store (finite numbers, unique keys)`)
+            throw new KsopsError(ErrorKind.InvalidSetFormat, `${source} must be JSON that sops can store (finite numbers, unique keys)`)
         }
     }
     return parsed as string | number | boolean | null
