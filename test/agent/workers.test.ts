@@ -12,7 +12,7 @@ import { encryptWithKeyFiles } from "../../src/keys/pgp-openpgp.js"
 import { unwrapWith } from "../../src/keys/unwrap.js"
 import type { KeyEntry } from "../../src/sops/keys.js"
 import { VECTORS } from "../keys/helpers.js"
-import { describeShared, sharedData } from "../shared-data.js"
+import { describeShared, sharedData } from "../conformance-data.js"
 import { bundleScript, fileKeychain, removeDir, tempDir } from "./helpers.js"
 
 const KEYS = path.join(VECTORS, "sops-3.13.2/keys")

@@ -6,7 +6,7 @@ import { UsageError } from "../../src/errors.js"
 import { armorMessage, decodeSessionKey } from "../../src/keys/pgp-openpgp.js"
 import { pgpProvider } from "../../src/keys/pgp.js"
 import { extractEncBlocks, isolatedContext, killGpgAgents, tempDir, VECTORS } from "./helpers.js"
-import { describeShared, sharedData } from "../shared-data.js"
+import { describeShared, sharedData } from "../conformance-data.js"
 
 const KEYS = join(VECTORS, "sops-3.13.2/keys")
 const FUNC_KEY = join(VECTORS, "sops-repo/pgp/sops_functional_tests_key.asc")

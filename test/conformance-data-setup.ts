@@ -5,7 +5,7 @@
 import { mkdtempSync, readdirSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import path from "node:path"
-import { hasSharedData, SHARED_DATA_ENV, SKIP_MARKS_ENV, sharedDataDir } from "./shared-data.js"
+import { hasSharedData, SHARED_DATA_ENV, SKIP_MARKS_ENV, sharedDataDir } from "./conformance-data.js"
 
 export default function setup(): (() => void) | undefined {
     const dir = sharedDataDir()
