@@ -9,7 +9,7 @@ import { needs, run, which } from "../cli/run.js"
 import { startApiServer, type TestApiServer } from "./apiserver/index.js"
 import { objectMeta } from "./apiserver/resources.js"
 import { apply as ssaApply, fromFieldsV1, toFieldsV1, update as ssaUpdate } from "./apiserver/ssa.js"
-import { describeShared } from "../conformance-data.js"
+import { describeShared, sharedData } from "../conformance-data.js"
 
 // biome-ignore lint/suspicious/noExplicitAny: JSON objects under test
 type Json = any
@@ -558,7 +558,7 @@ describe("test API server options", () => {
     })
 })
 
-describeShared("field sets", () => {
+describe("field sets", () => {
     const structure: Json = {
         type: "object",
         "x-struct": true,
@@ -627,7 +627,7 @@ async function fetchApi(
 
 const kubectl = which("kubectl")
 
-describe.runIf(needs("kubectl"))("test API server with the real kubectl", () => {
+describe.runIf(sharedData && needs("kubectl"))("test API server with the real kubectl", () => {
     let server: TestApiServer
     let env: Record<string, string>
     let dir: string
