@@ -1,12 +1,13 @@
 import { execFileSync } from "node:child_process"
 import { existsSync, readdirSync, rmSync, writeFileSync } from "node:fs"
 import path from "node:path"
-import { describe, expect, it, onTestFinished } from "vitest"
+import { describe, expect, onTestFinished } from "vitest"
 import { AGE1, cases } from "../commands/fixtures.js"
 import { repoRoot, run, tempDir, which } from "./run.js"
+import { itShared } from "../conformance-data.js"
 
 describe("npm pack", () => {
-    it("gives a package that installs globally and runs as a kubectl plugin", async () => {
+    itShared("gives a package that installs globally and runs as a kubectl plugin", async () => {
         const dir = tempDir("ksops-pack-")
         onTestFinished(() => rmSync(dir, { recursive: true, force: true }))
         execFileSync("npm", ["pack", "--pack-destination", dir], { cwd: repoRoot, stdio: "ignore" })

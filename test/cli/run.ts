@@ -11,7 +11,7 @@ export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)
 /** The built executable. */
 export const binPath = path.join(repoRoot, "bin", "kubectl-sops")
 /** Shared test vectors (never copied into the repo). */
-export const vectorsDir = path.resolve(repoRoot, "../shared/vectors")
+export { vectorsDir } from "../conformance-data.js"
 
 /** What a run printed and returned. */
 export interface RunResult {

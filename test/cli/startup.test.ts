@@ -4,6 +4,7 @@ import path from "node:path"
 import { describe, expect, it } from "vitest"
 import { AGE1 } from "../commands/fixtures.js"
 import { binPath, repoRoot, tempDir } from "./run.js"
+import { itShared, vectorsDir } from "../conformance-data.js"
 
 describe("startup", () => {
     it("loads the fast-path bundle with a code cache V8 accepts", () => {
@@ -19,9 +20,9 @@ describe("startup", () => {
     // The speed claim (encrypt within 1.5x a bare `node -e 0`) is a benchmark figure, not a test: `npm run bench`
     // (P1, which fails when it misses) and scripts/startup-bench.mjs --check. Here: the fast path that makes it
     // possible is taken, i.e. encrypt never loads oclif, while --help does (so the probe can see oclif).
-    it("encrypts without loading oclif; --help loads it", () => {
+    itShared("encrypts without loading oclif; --help loads it", () => {
         const dir = tempDir()
-        writeFileSync(path.join(dir, "s.yaml"), readFileSync(path.join(repoRoot, "../shared/vectors/sops-3.13.2/basic-auth.yaml")))
+        writeFileSync(path.join(dir, "s.yaml"), readFileSync(path.join(vectorsDir, "sops-3.13.2/basic-auth.yaml")))
         const probe = path.join(dir, "probe.cjs")
         writeFileSync(
             probe,

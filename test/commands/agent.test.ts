@@ -10,9 +10,10 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { parse } from "yaml"
 import { baseEnv, binPath, run, tempDir } from "../cli/run.js"
 import { AGE1, cases, PGP_FP } from "./fixtures.js"
+import { describeShared, sharedData } from "../conformance-data.js"
 
 const keysDir = path.join(cases, "keys")
-const plain = parse(readFileSync(path.join(cases, "secret-pgp", "plain.yaml"), "utf8"))
+const plain = sharedData ? parse(readFileSync(path.join(cases, "secret-pgp", "plain.yaml"), "utf8")) : undefined
 
 /** A temp folder with a HOME, an empty GNUPGHOME, no age keys, its own socket and keychain service. */
 function agentSandbox(name: string, extra: Record<string, string> = {}) {
@@ -38,7 +39,7 @@ function secretToolUsers(service: string): string[] {
     return [...`${r.stdout}\n${r.stderr}`.matchAll(/attribute\.username = (\S+)/g)].map((m) => m[1])
 }
 
-describe("agent and keys with the Secret Service", () => {
+describeShared("agent and keys with the Secret Service", () => {
     const sb = agentSandbox("ss")
     const ks = sb.ks
     let ageRecipient = ""
@@ -238,7 +239,7 @@ describe("agent unlock on a terminal", () => {
     })
 })
 
-describe("agent auto-start policy", () => {
+describeShared("agent auto-start policy", () => {
     it("no agent is started when the keychain holds no key for the file", async () => {
         const sb = agentSandbox("empty")
         writeFileSync(path.join(sb.dir, "secret.yaml"), readFileSync(path.join(cases, "secret-pgp", "out.stdout")))

@@ -12,6 +12,7 @@ import { parse } from "yaml"
 import { repoRoot, vectorsDir } from "../cli/run.js"
 import { startApiServer, type TestApiServer } from "../kube/apiserver/index.js"
 import { fluxSandbox } from "./flux-sandbox.js"
+import { describeShared } from "../conformance-data.js"
 
 const golden = (name: string) => readFileSync(path.join(repoRoot, "test", "commands", "golden", name), "utf8")
 
@@ -84,7 +85,7 @@ describe("bootstrap --export (golden files; the cluster is not contacted)", () =
     })
 })
 
-describe("bootstrap against the test API server", () => {
+describeShared("bootstrap against the test API server", () => {
     const sb = sandbox("live")
     let api: TestApiServer
 

@@ -3,7 +3,7 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { describe, expect, it } from "vitest"
 import { creationRuleFor, findConfig, findConfigPath, keyGroupFromSpecs, keySpecsFrom, loadConfig, matchRule } from "../../src/config/sops-yaml.js"
-import { itShared, vectorsDir } from "../shared-data.js"
+import { itShared, vectorsDir } from "../conformance-data.js"
 
 const VECTORS = vectorsDir
 const AGE1 = "age1nk4cruyky3f4gnmey70r5n36nwqwgd9m2k6vp6qpp4aymv386u4qzccp8u"

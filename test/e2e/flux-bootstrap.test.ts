@@ -1,6 +1,6 @@
 /**
  * The Flux SOPS guide as kubectl-sops does it, against the in-process test API server (real HTTPS, real Status
- * errors, CRD schemas from ../shared/crds) through the real @kubernetes/client-node, asserted with the real
+ * errors, CRD schemas from the shared data's crds/) through the real @kubernetes/client-node, asserted with the real
  * kubectl: `bootstrap --key pgp`, `create generic basic-auth`, a commit-ready tree, `check` with the cluster's
  * Secret (passes) and with a wrong key (fails). Then the bad inputs: no cluster, 403 on secrets, no Flux CRDs, a
  * malformed kubeconfig — one clear line and exit 1 each.
@@ -13,6 +13,7 @@ import { parse } from "yaml"
 import { needs, run, } from "../cli/run.js"
 import { startApiServer, type TestApiServer } from "../kube/apiserver/index.js"
 import { fluxSandbox } from "../commands/flux-sandbox.js"
+import { describeShared } from "../conformance-data.js"
 
 const hasKubectl = needs("kubectl")
 
@@ -38,7 +39,7 @@ function errorLines(stderr: string): string[] {
     return stderr.split("\n").filter((l) => l !== "")
 }
 
-describe("the Flux guide in one flow: bootstrap --key pgp, create generic, check", () => {
+describeShared("the Flux guide in one flow: bootstrap --key pgp, create generic, check", () => {
     const sb = sandbox("guide")
     let api: TestApiServer
     let kubeconfig = ""

@@ -1,10 +1,11 @@
 /** The pre-flight check against repository trees mirroring kustomize-controller's cases (§5, §8). */
 import { mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs"
 import path from "node:path"
-import { beforeAll, describe, expect, it } from "vitest"
+import { beforeAll, expect, it } from "vitest"
 import type { ImportedKeys } from "../../src/flux/keys.js"
 import { AGE, check, encrypt, keysFrom, keyText, kustomization, PGP_FP, repo, results, secretYaml } from "./helpers.js"
 import { vectorsDir } from "../cli/run.js"
+import { describeShared } from "../conformance-data.js"
 
 let age1: ImportedKeys
 let age2: ImportedKeys
@@ -32,7 +33,7 @@ const NO_MATCH = `Group 0: FAILED
     - | failed to create reader for decrypting sops data key with
       | age: no identity matched any of the recipients`
 
-describe("age and pgp", () => {
+describeShared("age and pgp", () => {
     it("an age Secret decrypts with its identity, and fails with the controller's report otherwise", async () => {
         const root = repo({ "clusters/c0/kustomization.yaml": kustomization({ resources: ["secret.yaml"] }), "clusters/c0/secret.yaml": ageSecret })
         const ok = await check(root, "clusters/c0", age1, { verify: true })
@@ -119,7 +120,7 @@ describe("age and pgp", () => {
     })
 })
 
-describe("pre-build sources", () => {
+describeShared("pre-build sources", () => {
     it("secretGenerator files take the format from the key name; envs are dotenv; patches decrypt too", async () => {
         const json = await encrypt('{"user": "a", "password": "b"}', { groups: [[AGE[1]]], format: "json" })
         const env = await encrypt("USER=a\nPASSWORD=b\n", { groups: [[AGE[1]]], format: "dotenv" })
@@ -207,18 +208,18 @@ describe("pre-build sources", () => {
     })
 })
 
-describe("kustomization walk", () => {
+describeShared("kustomization walk", () => {
     it("recurses through resources and components (local folders, each once)", async () => {
         const root = repo({
-            "base/kustomization.yaml": `# comments everywhere\nresources:\n  # the shared folder\n  - ../shared # inline\n  - s1.yaml\n  - https://github.com/x/y//z\ncomponents: [../comp]\nnamespace: apps\nnamePrefix: p-\n`,
+            "base/kustomization.yaml": `# comments everywhere\nresources:\n  # the common folder\n  - ../common # inline\n  - s1.yaml\n  - https://github.com/x/y//z\ncomponents: [../comp]\nnamespace: apps\nnamePrefix: p-\n`,
             "base/s1.yaml": ageSecret,
-            "shared/kustomization.yaml": kustomization({ resources: ["s2.yaml", "../base"] }),
-            "shared/s2.yaml": ageSecret.replace("name: db", "name: db2"),
+            "common/kustomization.yaml": kustomization({ resources: ["s2.yaml", "../base"] }),
+            "common/s2.yaml": ageSecret.replace("name: db", "name: db2"),
             "comp/kustomization.yaml": "apiVersion: kustomize.config.k8s.io/v1alpha1\nkind: Component\nresources:\n  - s3.yaml\n",
             "comp/s3.yaml": pgpSecret,
         })
         const r = await check(root, "base", age1)
-        expect(results(r)).toEqual(["shared/s2.yaml:resource:decrypts", "base/s1.yaml:resource:decrypts", "comp/s3.yaml:resource:fails"])
+        expect(results(r)).toEqual(["common/s2.yaml:resource:decrypts", "base/s1.yaml:resource:decrypts", "comp/s3.yaml:resource:fails"])
         expect(r.files[0].object).toBe("Secret/apps/p-db2")
         expect(r.files[2].error).toMatch(/^decryption failed for 'Secret.v1.\[noGrp\]\/p-db-pgp': failed to decrypt and format 'apps\/p-db-pgp' Secret data: cannot get sops data key:/)
     })
@@ -307,7 +308,7 @@ describe("kustomization walk", () => {
     })
 })
 
-describe("post-build resources", () => {
+describeShared("post-build resources", () => {
     it("warns about plaintext Secrets, skips decrypt: disabled, decrypts Secret data fields and multi-document files", async () => {
         const disabled = ageSecret.replace("metadata:\n", "metadata:\n    annotations:\n        kustomize.toolkit.fluxcd.io/decrypt: Disabled\n")
         const field = Buffer.from(await encrypt('{"a": "b"}', { groups: [[AGE[1]]], format: "json" })).toString("base64")
@@ -364,7 +365,7 @@ describe("post-build resources", () => {
     })
 })
 
-describe("wrong entry names", () => {
+describeShared("wrong entry names", () => {
     it("an identity under age.key is ignored: the file fails with the no-identities text", async () => {
         const root = repo({ "kustomization.yaml": kustomization({ resources: ["s.yaml"] }), "s.yaml": ageSecret })
         const keys = await keysFrom({ "age.key": keyText("age1.agekey") })
@@ -383,7 +384,7 @@ describe("wrong entry names", () => {
     })
 })
 
-describe("trees on disk", () => {
+describeShared("trees on disk", () => {
     it("writes nothing into the repository", async () => {
         const root = repo({ "kustomization.yaml": kustomization({ resources: ["s.yaml"] }), "s.yaml": ageSecret })
         mkdirSync(path.join(root, "empty"))

@@ -1,9 +1,10 @@
 /** `kubectl sops check` end to end with the built CLI: text and JSON output, exit codes, usage errors. */
 import { writeFileSync } from "node:fs"
 import path from "node:path"
-import { beforeAll, describe, expect, it } from "vitest"
+import { beforeAll, expect, it } from "vitest"
 import { baseEnv, run, tempDir } from "../cli/run.js"
 import { AGE, encrypt, KEYS, keyText, kustomization, PGP_FP, repo, secretYaml } from "./helpers.js"
+import { describeShared } from "../conformance-data.js"
 
 let root = ""
 let env: Record<string, string> = {}
@@ -25,7 +26,7 @@ beforeAll(async () => {
     )
 })
 
-describe("kubectl sops check", () => {
+describeShared("kubectl sops check", () => {
     it("exits 0 and prints one line per file with the key that decrypts", async () => {
         const r = await run(["check", "clusters/c0", "--keys", path.join(KEYS, "age1.agekey")], { cwd: root, env })
         expect(r.stderr).toBe("")

@@ -1,10 +1,11 @@
 /** `doctor` against the test API server (real HTTP, the real kube client): findings and their fixes. */
-import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { afterAll, beforeAll, expect, it } from "vitest"
 import { baseEnv, run, tempDir } from "../cli/run.js"
 import { runDoctor } from "../../src/flux/doctor.js"
 import { connect } from "../../src/kube/client.js"
 import { startApiServer, type TestApiServer } from "../kube/apiserver/index.js"
 import { AGE, encrypt, keyText, kustomization, repo, secretYaml } from "./helpers.js"
+import { describeShared } from "../conformance-data.js"
 
 let api: TestApiServer
 let root = ""
@@ -53,7 +54,7 @@ afterAll(async () => {
     await api?.close()
 })
 
-describe("kubectl sops doctor", () => {
+describeShared("kubectl sops doctor", () => {
     it("without the Flux CRDs: one finding, fix flux install", async () => {
         const bare = await startApiServer({ installFluxCrds: false })
         try {

@@ -3,7 +3,7 @@ import { join } from "node:path"
 import { expect, it } from "vitest"
 import { ageProvider } from "../../src/keys/age.js"
 import { VECTORS, extractEncBlocks, isolatedContext } from "./helpers.js"
-import { describeShared } from "../shared-data.js"
+import { describeShared } from "../conformance-data.js"
 
 const AGE_UNIT = join(VECTORS, "sops-repo/age-unit-test")
 const GOLDEN = join(VECTORS, "sops-3.13.2")

@@ -4,7 +4,7 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { createKeyContext } from "../../src/keys/context.js"
 import type { KeyContext } from "../../src/keys/provider.js"
-import { vectorsDir } from "../shared-data.js"
+import { vectorsDir } from "../conformance-data.js"
 
 /** The shared vectors directory. */
 export const VECTORS = vectorsDir

@@ -12,7 +12,7 @@ import {
     unlockKey,
 } from "../../src/keys/keystore.js"
 import { VECTORS, tempDir } from "./helpers.js"
-import { describeShared, sharedData } from "../shared-data.js"
+import { describeShared, sharedData } from "../conformance-data.js"
 
 const KEYS = join(VECTORS, "sops-3.13.2/keys")
 const NOW = new Date("2026-01-02T03:04:05Z")

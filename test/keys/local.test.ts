@@ -5,7 +5,7 @@ import { createKeyContext } from "../../src/keys/context.js"
 import { LocalKeyService } from "../../src/keys/local.js"
 import { PROVIDERS, loadProvider, providerDescriptor } from "../../src/keys/registry.js"
 import { VECTORS, isolatedContext } from "./helpers.js"
-import { itShared } from "../shared-data.js"
+import { itShared } from "../conformance-data.js"
 
 const KEYS = join(VECTORS, "sops-3.13.2/keys")
 

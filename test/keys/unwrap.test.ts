@@ -15,7 +15,7 @@ import { metadataFromTree } from "../../src/sops/metadata.js"
 import type { KeyEntry } from "../../src/sops/keys.js"
 import { storeFor } from "../../src/stores/index.js"
 import { VECTORS, isolatedContext, tempDir } from "./helpers.js"
-import { describeShared, sharedData } from "../shared-data.js"
+import { describeShared, sharedData } from "../conformance-data.js"
 
 const KEYS = join(VECTORS, "sops-3.13.2/keys")
 const NOW = new Date("2026-01-02T03:04:05Z")

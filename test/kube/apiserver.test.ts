@@ -9,6 +9,7 @@ import { needs, run, which } from "../cli/run.js"
 import { startApiServer, type TestApiServer } from "./apiserver/index.js"
 import { objectMeta } from "./apiserver/resources.js"
 import { apply as ssaApply, fromFieldsV1, toFieldsV1, update as ssaUpdate } from "./apiserver/ssa.js"
+import { describeShared, sharedData } from "../conformance-data.js"
 
 // biome-ignore lint/suspicious/noExplicitAny: JSON objects under test
 type Json = any
@@ -51,7 +52,7 @@ function secret(name: string, data: Record<string, string>, extra: Json = {}): J
 
 const b64 = (s: string) => Buffer.from(s).toString("base64")
 
-describe("test API server with @kubernetes/client-node", () => {
+describeShared("test API server with @kubernetes/client-node", () => {
     let server: TestApiServer
     let c: ReturnType<typeof clients>
 
@@ -626,7 +627,7 @@ async function fetchApi(
 
 const kubectl = which("kubectl")
 
-describe.runIf(needs("kubectl"))("test API server with the real kubectl", () => {
+describe.runIf(sharedData && needs("kubectl"))("test API server with the real kubectl", () => {
     let server: TestApiServer
     let env: Record<string, string>
     let dir: string

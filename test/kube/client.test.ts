@@ -1,11 +1,12 @@
 import { mkdtempSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import path from "node:path"
-import { afterAll, beforeAll, describe, expect, test } from "vitest"
+import { afterAll, beforeAll, expect, test } from "vitest"
 import { ErrorKind, KubeError } from "../../src/errors.js"
 import { connect, FIELD_MANAGER, type KubeClient } from "../../src/kube/client.js"
 import { decryptionSecret, gitRepository, identityObjects, kustomization } from "../../src/kube/manifests.js"
 import { startApiServer, type TestApiServer } from "./apiserver/index.js"
+import { describeShared } from "../conformance-data.js"
 
 let api: TestApiServer
 let client: KubeClient
@@ -27,7 +28,7 @@ beforeAll(async () => {
 })
 afterAll(async () => api?.close())
 
-describe("connect", () => {
+describeShared("connect", () => {
     test("server and context namespace from the kubeconfig", async () => {
         const c = await connect({ kubeconfig: api.kubeconfig({ namespace: "apps" }), env })
         expect(c.server).toBe(api.url)
@@ -90,7 +91,7 @@ describe("connect", () => {
     })
 })
 
-describe("get, list, apply", () => {
+describeShared("get, list, apply", () => {
     const secret = decryptionSecret({ name: "sops-age", namespace: "flux-system", entries: { "age.agekey": "AGE-SECRET-KEY-1X\n" } })
 
     test("get: undefined for a missing object; list", async () => {
@@ -172,7 +173,7 @@ describe("get, list, apply", () => {
     })
 })
 
-describe("kustomize-controller identity (apply configurations)", () => {
+describeShared("kustomize-controller identity (apply configurations)", () => {
     test("SA annotations and Deployment pod labels / manager env are applied without touching the rest", async () => {
         const before = api.object("apps/v1", "Deployment", "flux-system", "kustomize-controller")
         const results = []
@@ -193,7 +194,7 @@ describe("kustomize-controller identity (apply configurations)", () => {
     })
 })
 
-describe("Flux not installed", () => {
+describeShared("Flux not installed", () => {
     test("a missing API is ClusterNotFound with the install hint; a missing object is undefined", async () => {
         const bare = await startApiServer({ installFluxCrds: false })
         try {

@@ -4,12 +4,13 @@ import path from "node:path"
 import { fileURLToPath } from "node:url"
 import { expect } from "vitest"
 import { parse } from "yaml"
+import { crdsDir, requireSharedData } from "../conformance-data.js"
 
 const here = path.dirname(fileURLToPath(import.meta.url))
 /** test/kube/golden */
 export const goldenDir = path.join(here, "golden")
-/** ../shared/crds */
-export const crdsDir = path.resolve(here, "../../../shared/crds")
+/** The shared data's crds/ */
+export { crdsDir }
 
 /** Compare with test/kube/golden/NAME byte for byte (UPDATE_GOLDEN=1 writes missing files only). */
 export function expectGolden(name: string, actual: string): void {
@@ -21,8 +22,9 @@ export function expectGolden(name: string, actual: string): void {
 // biome-ignore lint/suspicious/noExplicitAny: schemas are free-form JSON
 type Schema = Record<string, any>
 
-/** The openAPIV3Schema of the served version of the CRD for apiVersion/kind in ../shared/crds. */
+/** The openAPIV3Schema of the served version of the CRD for apiVersion/kind in the shared data's crds/. */
 export function crdSchema(apiVersion: string, kind: string): Schema {
+    requireSharedData()
     const [group, version] = apiVersion.split("/")
     for (const file of ["kustomize.toolkit.fluxcd.io_kustomizations.yaml", "source.toolkit.fluxcd.io_gitrepositories.yaml", "source.toolkit.fluxcd.io_ocirepositories.yaml"]) {
         const crd = parse(readFileSync(path.join(crdsDir, file), "utf8")) as Schema

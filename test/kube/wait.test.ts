@@ -5,6 +5,7 @@ import { KUSTOMIZATION_API, kustomization } from "../../src/kube/manifests.js"
 import type { KubeObject } from "../../src/kube/types.js"
 import { readiness, waitReady } from "../../src/kube/wait.js"
 import { startApiServer, type TestApiServer } from "./apiserver/index.js"
+import { describeShared } from "../conformance-data.js"
 
 function ks(generation: number, status: object): KubeObject {
     return { apiVersion: KUSTOMIZATION_API, kind: "Kustomization", metadata: { name: "a", generation }, status }
@@ -68,7 +69,7 @@ describe("readiness (§3.5)", () => {
     })
 })
 
-describe("waitReady against the API server", () => {
+describeShared("waitReady against the API server", () => {
     let api: TestApiServer
     let client: KubeClient
     const ref = { apiVersion: KUSTOMIZATION_API, kind: "Kustomization", namespace: "flux-system", name: "apps" }

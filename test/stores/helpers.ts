@@ -2,7 +2,7 @@
 import { readFileSync } from "node:fs"
 import { pathToFileURL } from "node:url"
 import { Branch, Comment, type TreeValue } from "../../src/sops/tree.js"
-import { vectorsDir } from "../shared-data.js"
+import { vectorsDir } from "../conformance-data.js"
 
 /** The shared vectors directory (read-only, outside the repository). */
 export const VECTORS = pathToFileURL(`${vectorsDir}/`)

@@ -6,7 +6,7 @@ import { DotenvStore } from "../../src/stores/dotenv.js"
 import { IniStore } from "../../src/stores/ini.js"
 import { JsonStore } from "../../src/stores/json.js"
 import type { Store } from "../../src/stores/store.js"
-import { describeShared, sharedData } from "../shared-data.js"
+import { describeShared, sharedData } from "../conformance-data.js"
 import { encType, leaves, text, vector, vectorText } from "./helpers.js"
 
 const stores: Record<string, () => Store> = {

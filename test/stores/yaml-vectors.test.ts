@@ -2,7 +2,7 @@ import { existsSync, readdirSync, readFileSync } from "node:fs"
 import path from "node:path"
 import { expect, it } from "vitest"
 import { YamlStore } from "../../src/stores/yaml.js"
-import { describeShared, vectorsDir } from "../shared-data.js"
+import { describeShared, vectorsDir } from "../conformance-data.js"
 
 const VECTORS = vectorsDir
 const CASES = path.join(VECTORS, "sops-3.13.2")

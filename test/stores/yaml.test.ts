@@ -5,7 +5,7 @@ import { describe, expect, it } from "vitest"
 import { FormatError, KsopsError, MetadataNotFoundError } from "../../src/errors.js"
 import { Branch, Comment, SopsTime, type TreeValue } from "../../src/sops/tree.js"
 import { YamlStore } from "../../src/stores/yaml.js"
-import { describeShared, vectorsDir } from "../shared-data.js"
+import { describeShared, vectorsDir } from "../conformance-data.js"
 
 const VECTORS = vectorsDir
 const store = new YamlStore()

@@ -13,7 +13,7 @@ import { decryptDocument } from "../../src/sops/document.js"
 import { metadataFromTree } from "../../src/sops/metadata.js"
 import type { Branches } from "../../src/sops/tree.js"
 import { formatFromPath, storeFor } from "../../src/stores/index.js"
-import { describeShared, vectorsDir } from "../shared-data.js"
+import { describeShared, vectorsDir } from "../conformance-data.js"
 
 const ROOT = pathToFileURL(`${vectorsDir}/sops-3.13.2/`)
 const path = (p: string) => new URL(p, ROOT).pathname

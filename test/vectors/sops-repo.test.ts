@@ -11,7 +11,7 @@ import { metadataFromTree } from "../../src/sops/metadata.js"
 import { Branch, Comment, SopsTime, type TreeValue } from "../../src/sops/tree.js"
 import { formatFromPath, storeFor } from "../../src/stores/index.js"
 import type { Format } from "../../src/stores/store.js"
-import { describeShared, sharedData, vectorsDir } from "../shared-data.js"
+import { describeShared, sharedData, vectorsDir } from "../conformance-data.js"
 
 const ROOT = pathToFileURL(`${vectorsDir}/sops-repo/`)
 

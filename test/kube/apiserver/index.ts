@@ -1,7 +1,7 @@
 /**
  * An in-process Kubernetes API server for tests: real HTTPS with a self-signed CA, bearer tokens, discovery,
  * built-in kinds (namespaces, secrets, configmaps, serviceaccounts, deployments, CRDs read-only) and the Flux CRDs
- * from `../shared/crds`, with server-side apply, patches, CRD schema validation and real `Status` errors. Both
+ * from the shared data's `crds/`, with server-side apply, patches, CRD schema validation and real `Status` errors. Both
  * `@kubernetes/client-node` and the `kubectl` binary work against it.
  */
 import { randomBytes, randomUUID } from "node:crypto"
@@ -10,7 +10,6 @@ import { createServer, type Server } from "node:https"
 import type { AddressInfo } from "node:net"
 import os from "node:os"
 import path from "node:path"
-import { fileURLToPath } from "node:url"
 import { stringify } from "yaml"
 import { builtinTypes, crdResourceType, crdTypes, loadCrds, type ResourceType } from "./resources.js"
 import { clone } from "./schema.js"
@@ -18,13 +17,14 @@ import { Handler, nowTime, type RequestRecord, type ServerState, simulateDeploym
 import { type Manager, update as ssaUpdate, writeManagers } from "./ssa.js"
 import { Store } from "./store.js"
 import { tlsMaterial } from "./tls.js"
+import { crdsDir, requireSharedData } from "../../conformance-data.js"
 
 // biome-ignore lint/suspicious/noExplicitAny: JSON values
 type Json = any
 
 /** Options of {@link startApiServer}. */
 export interface ApiServerOptions {
-    /** Directory of CRD YAML files; default `<repo>/../shared/crds`. */
+    /** Directory of CRD YAML files; default the shared data's `crds/` (test/conformance-data.ts). */
     crdsDir?: string
     /** Default true; false leaves the Flux groups out (404, absent from discovery). */
     installFluxCrds?: boolean
@@ -60,15 +60,15 @@ export interface TestApiServer {
     close(): Promise<void>
 }
 
-const here = path.dirname(fileURLToPath(import.meta.url))
 /** The default CRD directory. */
-export const DEFAULT_CRDS_DIR = path.resolve(here, "../../../../shared/crds")
+export const DEFAULT_CRDS_DIR = crdsDir
 
 /** Starts a server on an ephemeral port of 127.0.0.1. */
 export async function startApiServer(options: ApiServerOptions = {}): Promise<TestApiServer> {
     const types: ResourceType[] = builtinTypes()
     const crdType = crdResourceType()
     types.push(crdType)
+    if (options.installFluxCrds !== false && options.crdsDir === undefined) requireSharedData()
     const crds = options.installFluxCrds === false ? [] : loadCrds(options.crdsDir ?? DEFAULT_CRDS_DIR)
     for (const crd of crds) types.push(...crdTypes(crd))
     const store = new Store(types)

@@ -2,12 +2,12 @@
  * The one way tests reach the read-only conformance data: sops vectors, the Flux CRDs and the sops docs, in
  * `<repo>/../shared` in CI (never copied into the repository) or wherever `KUBECTL_SOPS_TEST_DATA=DIR` points.
  * A fresh clone has no such folder: there the tests that need it are skipped (`describeShared`, `itShared`) and
- * `test/shared-data-setup.ts` prints one summary line for the run; with `CI=true` its absence is a failing test.
+ * `test/conformance-data-setup.ts` prints one summary line for the run; with `CI=true` its absence is a failing test.
  */
 import { mkdirSync, statSync, writeFileSync } from "node:fs"
 import path from "node:path"
 import { fileURLToPath } from "node:url"
-import { describe, expect, it } from "vitest"
+import { describe, expect, it, TestRunner } from "vitest"
 
 /** The environment variable that points the tests at the shared data folder. */
 export const SHARED_DATA_ENV = "KUBECTL_SOPS_TEST_DATA"
@@ -82,4 +82,18 @@ export function describeShared(name: string, fn: () => void): void {
 export function itShared(name: string, fn: () => unknown, timeout?: number): void {
     if (sharedData) it(name, fn, timeout)
     else placeholder(name)
+}
+
+/**
+ * For helpers that need the shared data when called (a sandbox with the vector keys, the API server with the CRDs):
+ * without it, the running test is skipped locally, and anything else (a hook, CI=true) fails with the one line.
+ */
+export function requireSharedData(): void {
+    if (sharedData) return
+    const test = ci ? undefined : TestRunner.getCurrentTest()
+    if (test !== undefined) {
+        markSkipped()
+        test.context.skip(`needs the shared test data (${SHARED_DATA_ENV})`)
+    }
+    throw new Error(ci ? `${missingSharedData(sharedDir)}; CI=true requires it` : missingSharedData(sharedDir))
 }
