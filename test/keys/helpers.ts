@@ -1,9 +1,7 @@
 import { spawnSync } from "node:child_process"
-import { mkdtempSync } from "node:fs"
-import { tmpdir } from "node:os"
-import { join } from "node:path"
 import { createKeyContext } from "../../src/keys/context.js"
 import type { KeyContext } from "../../src/keys/provider.js"
+import { tempDir as cliTempDir } from "../cli/run.js"
 import { vectorsDir } from "../conformance-data.js"
 
 /** The shared vectors directory. */
@@ -11,9 +9,9 @@ export const VECTORS = vectorsDir
 
 const created: string[] = []
 
-/** A fresh empty directory. */
+/** A fresh empty directory, removed after the test file's tests (see test/cli/run.ts). */
 export function tempDir(prefix = "ksops-keys-"): string {
-    const dir = mkdtempSync(join(tmpdir(), prefix))
+    const dir = cliTempDir(prefix)
     created.push(dir)
     return dir
 }

@@ -7,26 +7,15 @@
  * - go-ini skips a UTF-8 BOM and trims the CR of CRLF lines.
  */
 import { describe, expect, it } from "vitest"
-import { FormatError } from "../../src/errors.js"
 import type { Branch } from "../../src/sops/tree.js"
 import { IniStore } from "../../src/stores/ini.js"
 import { JsonStore } from "../../src/stores/json.js"
 import { YamlStore } from "../../src/stores/yaml.js"
-import { bytes, text, vector, vectorText } from "./helpers.js"
+import { bytes, text, vector, vectorText, formatErrorOf } from "./helpers.js"
 
 const BOM = [0xef, 0xbb, 0xbf]
 const raw = (...parts: (string | number[])[]) =>
     new Uint8Array(parts.flatMap((p) => (typeof p === "string" ? [...Buffer.from(p, "latin1")] : p)))
-
-function formatErrorOf(f: () => unknown): FormatError {
-    try {
-        f()
-    } catch (e) {
-        expect(e).toBeInstanceOf(FormatError)
-        return e as FormatError
-    }
-    throw new Error("expected a FormatError")
-}
 
 describe("YAML: BOM and CRLF (go-yaml v3)", () => {
     const yaml = new YamlStore()

@@ -1,6 +1,8 @@
 /** Shared helpers for the store tests: vector paths and a tree walker that mirrors the sops walk order. */
 import { readFileSync } from "node:fs"
 import { pathToFileURL } from "node:url"
+import { expect } from "vitest"
+import { FormatError } from "../../src/errors.js"
 import { Branch, Comment, type TreeValue } from "../../src/sops/tree.js"
 import { vectorsDir } from "../conformance-data.js"
 
@@ -59,4 +61,15 @@ export function text(bytes: Uint8Array): string {
 /** Bytes of text. */
 export function bytes(s: string): Uint8Array {
     return new TextEncoder().encode(s)
+}
+
+/** The FormatError that `f` throws (the test fails when it throws something else or nothing). */
+export function formatErrorOf(f: () => unknown): FormatError {
+    try {
+        f()
+    } catch (e) {
+        expect(e).toBeInstanceOf(FormatError)
+        return e as FormatError
+    }
+    throw new Error("expected a FormatError")
 }

@@ -1,24 +1,14 @@
 import fc from "fast-check"
 import { describe, expect, it } from "vitest"
-import { FormatError, KsopsError, MetadataNotFoundError } from "../../src/errors.js"
+import { KsopsError, MetadataNotFoundError } from "../../src/errors.js"
 import { Branch, branchOf, Comment, type TreeItem } from "../../src/sops/tree.js"
 import { IniStore } from "../../src/stores/ini.js"
-import { bytes, text } from "./helpers.js"
+import { bytes, text, formatErrorOf } from "./helpers.js"
 
 const store = new IniStore()
 const load = (s: string) => store.loadPlain(bytes(s))[0]
 const emit = (b: Branch) => text(store.emitPlain([b]))
 const section = (b: Branch, name: string) => b.get(name) as Branch
-
-function formatErrorOf(f: () => unknown): FormatError {
-    try {
-        f()
-    } catch (e) {
-        expect(e).toBeInstanceOf(FormatError)
-        return e as FormatError
-    }
-    throw new Error("expected a FormatError")
-}
 
 describe("INI reading (ini.v1 semantics)", () => {
     it("puts keys before any section in DEFAULT, always first", () => {

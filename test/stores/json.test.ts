@@ -1,23 +1,13 @@
 import fc from "fast-check"
 import { describe, expect, it } from "vitest"
-import { FormatError, KsopsError, MetadataNotFoundError } from "../../src/errors.js"
+import { KsopsError, MetadataNotFoundError } from "../../src/errors.js"
 import { Branch, branchOf, Comment, SopsTime, type TreeValue } from "../../src/sops/tree.js"
 import { formatJsonFloat, JsonStore, quoteJsonString } from "../../src/stores/json.js"
-import { bytes, text } from "./helpers.js"
+import { bytes, text, formatErrorOf } from "./helpers.js"
 
 const store = new JsonStore()
 const load = (s: string) => store.loadPlain(bytes(s))[0]
 const emit = (b: Branch, indent?: number) => text(new JsonStore({ indent }).emitPlain([b]))
-
-function formatErrorOf(f: () => unknown): FormatError {
-    try {
-        f()
-    } catch (e) {
-        expect(e).toBeInstanceOf(FormatError)
-        return e as FormatError
-    }
-    throw new Error("expected a FormatError")
-}
 
 describe("JSON reading", () => {
     it("keeps key order and duplicate keys", () => {
