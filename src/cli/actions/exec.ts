@@ -223,7 +223,18 @@ interface ShellOptions {
  */
 function runShell(opts: ShellOptions): Promise<Ended | undefined> {
     return new Promise((resolve, reject) => {
-        let child: ChildProcess
+        let child: ChildProcess | undefined
+        // Listen before spawning: the command may print (and the user or a test react) before spawn() returns here.
+        // A signal that arrives before the child exists is forwarded as soon as it does.
+        let early: NodeJS.Signals | undefined
+        const forward = (signal: NodeJS.Signals) => {
+            if (child === undefined) early = signal
+            else if (child.exitCode === null && child.signalCode === null) child.kill(signal)
+        }
+        const done = () => {
+            for (const s of FORWARDED) process.off(s, forward)
+        }
+        if (!opts.background) for (const s of FORWARDED) process.on(s, forward)
         const switchIds = opts.user !== undefined && (opts.user.uid !== process.getuid?.() || opts.user.gid !== process.getgid?.())
         try {
             child = spawn("/bin/sh", ["-c", opts.command], {
@@ -232,33 +243,29 @@ function runShell(opts: ShellOptions): Promise<Ended | undefined> {
                 ...(switchIds && opts.user !== undefined ? { uid: opts.user.uid, gid: opts.user.gid } : {}),
             })
         } catch (error) {
+            done()
             reject(new KsopsError(ErrorKind.Generic, `fork/exec /bin/sh: ${error instanceof Error ? error.message : String(error)}`, { cause: error }))
             return
         }
+        const started = child
         if (opts.background) {
-            child.once("error", (error) => reject(new KsopsError(ErrorKind.Generic, `fork/exec /bin/sh: ${error.message}`, { cause: error })))
-            child.once("spawn", () => {
-                child.unref()
+            started.once("error", (error) => reject(new KsopsError(ErrorKind.Generic, `fork/exec /bin/sh: ${error.message}`, { cause: error })))
+            started.once("spawn", () => {
+                started.unref()
                 resolve(undefined)
             })
             return
         }
-        const forward = (signal: NodeJS.Signals) => {
-            if (child.exitCode === null && child.signalCode === null) child.kill(signal)
-        }
-        for (const s of FORWARDED) process.on(s, forward)
-        const done = () => {
-            for (const s of FORWARDED) process.off(s, forward)
-        }
-        child.once("error", (error) => {
+        started.once("error", (error) => {
             done()
             reject(new KsopsError(ErrorKind.Generic, `fork/exec /bin/sh: ${error.message}`, { cause: error }))
         })
-        child.once("exit", (code, signal) => {
+        started.once("exit", (code, signal) => {
             done()
             resolve({ code, signal })
         })
-        opts.started?.(child)
+        if (early !== undefined) forward(early)
+        opts.started?.(started)
     })
 }
 
