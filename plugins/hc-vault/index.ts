@@ -183,14 +183,101 @@ function describe(error: unknown, key: VaultKey, settings: Settings): { message:
     return { message: redact(`request to ${key.vault_address} failed: ${code !== "" ? `${code} ` : ""}${e?.message ?? String(error)}`.trim()) }
 }
 
+/** Largest `batch_input` sent at once, and how many requests per key may be in flight. */
+const MAX_BATCH = 128
+const MAX_IN_FLIGHT = 4
+
+interface Waiting {
+    readonly enc: string
+    resolve(data: Record<string, unknown>): void
+    reject(error: unknown): void
+}
+
+/**
+ * Decrypt requests of one key, coalesced: bulk runs unwrap many files' data keys at once, and what arrives while
+ * {@link MAX_IN_FLIGHT} requests are under way goes out together as one transit `batch_input` request. A request
+ * with one item is sent exactly as sops sends it (`{"ciphertext": …}`); a batch item's own error fails only its file.
+ */
+class DecryptBatcher {
+    readonly #ctx: KeyContext
+    readonly #key: VaultKey
+    readonly #queue: Waiting[] = []
+    #inFlight = 0
+    #scheduled = false
+
+    constructor(ctx: KeyContext, key: VaultKey) {
+        this.#ctx = ctx
+        this.#key = key
+    }
+
+    decrypt(enc: string): Promise<Record<string, unknown>> {
+        return new Promise((resolve, reject) => {
+            this.#queue.push({ enc, resolve, reject })
+            this.#schedule()
+        })
+    }
+
+    #schedule(): void {
+        if (this.#scheduled || this.#queue.length === 0 || this.#inFlight >= MAX_IN_FLIGHT) return
+        this.#scheduled = true
+        // after the current I/O phase, so that requests made together leave together
+        setImmediate(() => {
+            this.#scheduled = false
+            this.#flush()
+        })
+    }
+
+    #flush(): void {
+        if (this.#queue.length === 0 || this.#inFlight >= MAX_IN_FLIGHT) return
+        const items = this.#queue.splice(0, MAX_BATCH)
+        this.#inFlight++
+        this.#send(items).finally(() => {
+            this.#inFlight--
+            this.#schedule()
+        })
+        this.#schedule()
+    }
+
+    async #send(items: Waiting[]): Promise<void> {
+        if (items.length === 1) {
+            await transit(this.#ctx, this.#key, "decrypt", { ciphertext: items[0].enc }).then(items[0].resolve, items[0].reject)
+            return
+        }
+        let results: unknown
+        try {
+            const data = await transit(this.#ctx, this.#key, "decrypt", { batch_input: items.map((i) => ({ ciphertext: i.enc })) }, true)
+            results = data.batch_results
+        } catch (error) {
+            for (const i of items) i.reject(error)
+            return
+        }
+        const what = `failed to decrypt sops data key from Vault transit backend '${transitPath(this.#key, "decrypt")}'`
+        if (!Array.isArray(results) || results.length !== items.length) {
+            for (const i of items) i.reject(fail(this.#key, `${what}: Vault's batch answer does not match the request`))
+            return
+        }
+        items.forEach((item, n) => {
+            const r = results[n] as Record<string, unknown> | null
+            if (typeof r?.error === "string" && r.error !== "") item.reject(fail(this.#key, `${what}: Vault answered: ${r.error.replace(/\s+/g, " ")}`))
+            else if (typeof r === "object" && r !== null) item.resolve(r)
+            else item.reject(fail(this.#key, `${what}: transit backend is empty`))
+        })
+    }
+}
+
+function transitPath(key: VaultKey, op: "encrypt" | "decrypt"): string {
+    return path.posix.join(key.engine_path, op, key.key_name)
+}
+
 async function transit(
     ctx: KeyContext,
     key: VaultKey,
     op: "encrypt" | "decrypt",
-    data: Record<string, string>,
+    data: Record<string, unknown>,
+    batch = false,
 ): Promise<Record<string, unknown>> {
     const { client, settings } = await clientFor(ctx, key)
-    const fullPath = path.posix.join(key.engine_path, op, key.key_name)
+    const fullPath = transitPath(key, op)
     const what =
         op === "encrypt"
             ? `failed to encrypt sops data key to Vault transit backend '${fullPath}'`
@@ -202,6 +289,9 @@ async function transit(
             (error) => isRetryableStatus(statusOf(error)),
         )
     } catch (error) {
+        // transit answers a batch whose items all failed with 400 and the items' errors: those are per file
+        const partial = (error as { response?: { body?: { data?: { batch_results?: unknown } } } }).response?.body?.data
+        if (batch && Array.isArray(partial?.batch_results)) return partial
         const d = describe(error, key, settings)
         throw fail(key, `${what}: ${d.message}`, d.hint)
     }
@@ -235,7 +325,8 @@ export const provider: KeyProvider = {
     async decrypt(params: KeyParams, enc: string, ctx: KeyContext): Promise<Uint8Array> {
         const key = vaultKeyOf(params)
         if (enc === "") throw fail(key, "the file has no encrypted data key for this key")
-        const data = await transit(ctx, key, "decrypt", { ciphertext: enc })
+        const batcher = await ctx.memo(`${TYPE}:decrypt:${vaultKeyId(key)}`, async () => new DecryptBatcher(ctx, key))
+        const data = await batcher.decrypt(enc)
         const plaintext = data.plaintext
         if (typeof plaintext !== "string" || !/^[A-Za-z0-9+/]*={0,2}$/.test(plaintext) || plaintext.length % 4 !== 0) {
             throw fail(key, "failed to decrypt sops data key: cannot decode base64 plaintext into data key bytes")

@@ -181,6 +181,27 @@ describe("kubectl sops with Vault transit keys", () => {
         expect(down.stderr.replace(/\s+/g, " ")).toContain("Shamir threshold of 2, but only 1 part(s)")
     })
 
+    itAge("bulk decrypt -i unwraps many files' data keys with transit batch_input", async () => {
+        const s = await vault()
+        const b = box()
+        const uri = `${s.address}/v1/transit/keys/bulk`
+        writeFileSync(path.join(b.dir, ".sops.yaml"), `creation_rules:\n  - path_regex: secrets/.*\\.yaml$\n    hc_vault_transit_uri: ${uri}\n`)
+        execFileSync("mkdir", [path.join(b.dir, "secrets")])
+        const files = Array.from({ length: 24 }, (_, i) => path.join(b.dir, "secrets", `s${i}.yaml`))
+        for (const f of files) writeFileSync(f, BASIC_AUTH)
+        const enc = await run(["encrypt", "-i", "secrets"], { cwd: b.dir, env: b.env })
+        expect(enc.code, enc.stderr).toBe(0)
+        const before = s.requests.length
+        expect(before).toBe(24)
+        const dec = await run(["decrypt", "-i", "secrets"], { cwd: b.dir, env: b.env })
+        expect(dec.code, dec.stderr).toBe(0)
+        for (const f of files) expect(readFileSync(f, "utf8")).toBe(BASIC_AUTH)
+        const sent = s.requests.slice(before)
+        expect(sent.every((r) => r.path === "/v1/transit/decrypt/bulk")).toBe(true)
+        expect(sent.reduce((n, r) => n + Math.max(r.batch, 1), 0)).toBe(24)
+        expect(sent.some((r) => r.batch > 1)).toBe(true)
+    })
+
     describe("faults", () => {
         async function encrypted(b: Box, s: VaultServer, keys: string[] = []): Promise<string> {
             const r = await run(["encrypt", "--hc-vault-transit", `${s.address}/v1/transit/keys/k`, ...keys, "--output", "f.yaml", "basic-auth.yaml"], {

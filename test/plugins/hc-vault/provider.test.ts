@@ -154,6 +154,43 @@ describe("hc_vault encrypt/decrypt", () => {
     })
 })
 
+describe("hc_vault batching (bulk runs)", () => {
+    it("concurrent decrypts of one key go out as transit batch_input requests; a bad item fails alone", async () => {
+        const s = await vault()
+        const ctx = isolatedContext({ VAULT_TOKEN: TOKEN })
+        const params = provider.parseSpec(`${s.address}/v1/transit/keys/bulk`)
+        const parts = Array.from({ length: 20 }, (_, i) => new Uint8Array(32).fill(i + 1))
+        const encs = await Promise.all(parts.map((p) => provider.encrypt(params, p, ctx)))
+        encs[7] = encs[7].replace(/.(=*)$/, (c, pad) => (c[0] === "A" ? "B" : "A") + pad)
+        const before = s.requests.length
+        const results = await Promise.allSettled(encs.map((enc) => provider.decrypt(params, enc, ctx)))
+        results.forEach((r, i) => {
+            if (i === 7) {
+                expect(r.status).toBe("rejected")
+                expect(String((r as PromiseRejectedResult).reason.message)).toContain("Vault answered: cipher: message authentication failed")
+            } else expect(r).toEqual({ status: "fulfilled", value: parts[i] })
+        })
+        const sent = s.requests.slice(before)
+        expect(sent.reduce((n, r) => n + Math.max(r.batch, 1), 0)).toBe(20)
+        expect(sent.length).toBeLessThan(20)
+        expect(sent.some((r) => r.batch > 1)).toBe(true)
+    })
+
+    it("a whole batch refused (403) fails each file with Vault's message", async () => {
+        const s = await vault()
+        const ctx = isolatedContext({ VAULT_TOKEN: TOKEN })
+        const params = provider.parseSpec(`${s.address}/v1/transit/keys/bulk`)
+        const encs = await Promise.all([1, 2, 3].map((n) => provider.encrypt(params, new Uint8Array(32).fill(n), ctx)))
+        const wrong = isolatedContext({ VAULT_TOKEN: "s.nope-1234" })
+        const results = await Promise.allSettled(encs.map((enc) => provider.decrypt(params, enc, wrong)))
+        for (const r of results) {
+            expect(r.status).toBe("rejected")
+            expect(String((r as PromiseRejectedResult).reason.message)).toContain("Vault answered 403: permission denied")
+        }
+        expect(s.requests.slice(3).some((r) => r.batch === 3)).toBe(true)
+    })
+})
+
 describe("test Vault server", () => {
     it("answers transit batch_input item by item", async () => {
         const s = await vault()

@@ -14,14 +14,15 @@
  *   Decrypt: the key must exist (400 `encryption key not found`), `ciphertext` must be `vault:v<n>:<base64>` with
  *   an existing version (400 `invalid ciphertext: …`), and must authenticate (400 `cipher: message authentication
  *   failed`). `batch_input` (a list of `{plaintext}` / `{ciphertext}` items) answers `batch_results`, each item
- *   its result or its own `error`, as transit does.
+ *   its result or its own `error`, as transit does; when an item failed the status is 400 (transit's default
+ *   without `partial_failure_response_code`).
  * - Errors are Vault's JSON body `{"errors":[…]}`; successes `{"request_id", "lease_id", "renewable",
  *   "lease_duration", "data", "wrap_info", "warnings", "auth"}`.
  * - Crypto: each key has its own random 256-bit secret; `vault:v1:` + base64(12-byte nonce ‖ AES-256-GCM
  *   ciphertext ‖ 16-byte tag), so a ciphertext of another key, server or a tampered one fails as in Vault.
  * Test knobs: {@link VaultServer.failNext} (answer the next n requests with a status and Vault error), `delayMs`
- * (answer that late, for timeouts), `requests` (what was asked: method, path, namespace, whether the token matched;
- * never the token or the payloads).
+ * (answer that late, for timeouts), `requests` (what was asked: method, path, namespace, whether the token matched,
+ * the batch size; never the token or the payloads).
  */
 import { createCipheriv, createDecipheriv, randomBytes, randomUUID } from "node:crypto"
 import http from "node:http"
@@ -35,6 +36,8 @@ export interface SeenRequest {
     path: string
     namespace: string
     tokenOk: boolean
+    /** Number of `batch_input` items; 0 for a single-item request. */
+    batch: number
 }
 
 /** Options of {@link startVault}. */
@@ -127,7 +130,14 @@ export async function startVault(options: VaultOptions): Promise<VaultServer> {
     const handle = (method: string, url: string, headers: http.IncomingHttpHeaders, body: string): { status: number; json: unknown } => {
         const namespace = String(headers["x-vault-namespace"] ?? "").replace(/^\/+|\/+$/g, "")
         const tokenOk = headers["x-vault-token"] === options.token
-        requests.push({ method, path: url, namespace, tokenOk })
+        let batchSize = 0
+        try {
+            const b = (JSON.parse(body) as { batch_input?: unknown }).batch_input
+            if (Array.isArray(b)) batchSize = b.length
+        } catch {
+            // not JSON: refused below
+        }
+        requests.push({ method, path: url, namespace, tokenOk, batch: batchSize })
         const failure = failures.shift()
         if (failure !== undefined) throw new VaultFailure(failure.status, failure.message)
         if (!tokenOk) throw new VaultFailure(403, "permission denied")
@@ -148,20 +158,21 @@ export async function startVault(options: VaultOptions): Promise<VaultServer> {
         const one = m[2] === "encrypt" ? encryptOne : decryptOne
         const batch = (input as { batch_input?: unknown }).batch_input
         let data: unknown
+        let status = 200
         if (batch !== undefined) {
             if (!Array.isArray(batch)) throw new VaultFailure(400, "failed to parse batch input")
-            data = {
-                batch_results: batch.map((item) => {
-                    try {
-                        return one(keyPath, item as Record<string, unknown>)
-                    } catch (e) {
-                        return { error: (e as Error).message }
-                    }
-                }),
-            }
+            const results = batch.map((item) => {
+                try {
+                    return one(keyPath, item as Record<string, unknown>)
+                } catch (e) {
+                    return { error: (e as Error).message }
+                }
+            })
+            if (results.some((r) => "error" in r)) status = 400
+            data = { batch_results: results }
         } else data = one(keyPath, input as Record<string, unknown>)
         return {
-            status: 200,
+            status,
             json: { request_id: randomUUID(), lease_id: "", renewable: false, lease_duration: 0, data, wrap_info: null, warnings: null, auth: null },
         }
     }
