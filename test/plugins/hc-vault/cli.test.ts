@@ -181,6 +181,28 @@ describe("kubectl sops with Vault transit keys", () => {
         expect(down.stderr.replace(/\s+/g, " ")).toContain("Shamir threshold of 2, but only 1 part(s)")
     })
 
+    itAge("updatekeys adds the rule's Vault key; edit re-encrypts through it", async () => {
+        const s = await vault()
+        const b = box()
+        const uri = `${s.address}/v1/transit/keys/upd`
+        writeFileSync(path.join(b.dir, ".sops.yaml"), `creation_rules:\n  - age: ${b.recipient}\n`)
+        const enc = await run(["encrypt", "-i", "basic-auth.yaml"], { cwd: b.dir, env: b.env })
+        expect(enc.code, enc.stderr).toBe(0)
+        writeFileSync(path.join(b.dir, ".sops.yaml"), `creation_rules:\n  - age: ${b.recipient}\n    hc_vault_transit_uri: ${uri}\n`)
+        const upd = await run(["updatekeys", "-y", "basic-auth.yaml"], { cwd: b.dir, env: b.env })
+        expect(upd.code, upd.stderr).toBe(0)
+        expect(upd.stdout + upd.stderr).toContain(`+++ ${uri}`)
+        const meta = parse(readFileSync(path.join(b.dir, "basic-auth.yaml"), "utf8")).sops
+        expect(meta.hc_vault.map((e: { key_name: string }) => e.key_name)).toEqual(["upd"])
+        const vaultOnly = { ...b.env, SOPS_AGE_KEY_FILE: path.join(b.dir, "none"), SOPS_EDITOR: path.join(b.dir, "editor.sh") }
+        writeFileSync(vaultOnly.SOPS_EDITOR, "#!/bin/sh\nsed -i 's/YWRtaW4=/cm9vdA==/' \"$1\"\n", { mode: 0o755 })
+        const edit = await run(["edit", "basic-auth.yaml"], { cwd: b.dir, env: vaultOnly })
+        expect(edit.code, edit.stderr).toBe(0)
+        const dec = await run(["decrypt", "basic-auth.yaml"], { cwd: b.dir, env: vaultOnly })
+        expect(dec.stdout).toBe(BASIC_AUTH.replace("YWRtaW4=", "cm9vdA=="))
+        expect(s.requests.filter((r) => r.path === "/v1/transit/decrypt/upd").length).toBeGreaterThanOrEqual(2)
+    })
+
     itAge("bulk decrypt -i unwraps many files' data keys with transit batch_input", async () => {
         const s = await vault()
         const b = box()
