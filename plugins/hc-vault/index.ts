@@ -6,12 +6,12 @@
  *
  * Settings come from the {@link KeyContext} only (node-vault's own reads of `process.env` are overridden):
  * the token from `VAULT_TOKEN`, else `~/.vault-token`; `VAULT_NAMESPACE` (`X-Vault-Namespace`); TLS from
- * `VAULT_CACERT`, `VAULT_CLIENT_CERT`/`VAULT_CLIENT_KEY` and `VAULT_SKIP_VERIFY` (parsed as Go's ParseBool, as the
+ * `VAULT_CACERT` (else `VAULT_CAPATH`), `VAULT_CLIENT_CERT`/`VAULT_CLIENT_KEY` and `VAULT_SKIP_VERIFY` (parsed as Go's ParseBool, as the
  * Vault client does); `SOPS_HC_VAULT_ALLOWLIST` (`all`, `none`, or URL prefixes) as sops. The key's address always
  * comes from the URI (sops sets it over `VAULT_ADDR`). Every request is bounded by
  * `KUBECTL_SOPS_KEY_SERVICE_TIMEOUT` and retried once on 429 or 5xx (src/keys/remote.ts).
  */
-import { readFile } from "node:fs/promises"
+import { readFile, readdir } from "node:fs/promises"
 import path from "node:path"
 import vault from "node-vault"
 import { KeyProviderError } from "../../src/errors.js"
@@ -28,7 +28,7 @@ interface Settings {
     readonly namespace: string
     readonly timeoutMs: number
     readonly skipVerify: boolean
-    readonly ca?: Buffer
+    readonly ca?: Buffer[]
     readonly cert?: Buffer
     readonly key?: Buffer
     /** null: every address is allowed. */
@@ -55,6 +55,23 @@ async function readVarFile(env: KeyContext["env"], name: string): Promise<Buffer
         const code = (e as NodeJS.ErrnoException).code ?? "unreadable"
         throw new KeyProviderError(TYPE, `cannot read ${name} file ${file} (${code})`, { hint: `point ${name} at a PEM file` })
     }
+}
+
+/** VAULT_CACERT (one PEM file) and VAULT_CAPATH (a folder of PEM files), as the Vault client reads them. */
+async function trustedCas(env: KeyContext["env"]): Promise<Buffer[] | undefined> {
+    const cas: Buffer[] = []
+    const file = await readVarFile(env, "VAULT_CACERT")
+    if (file !== undefined) cas.push(file)
+    const dir = env.VAULT_CAPATH
+    if (file === undefined && dir !== undefined && dir !== "") {
+        try {
+            for (const name of (await readdir(dir)).sort()) cas.push(await readFile(path.join(dir, name)))
+        } catch (e) {
+            const code = (e as NodeJS.ErrnoException).code ?? "unreadable"
+            throw new KeyProviderError(TYPE, `cannot read VAULT_CAPATH folder ${dir} (${code})`, { hint: "point VAULT_CAPATH at a folder of PEM files" })
+        }
+    }
+    return cas.length > 0 ? cas : undefined
 }
 
 async function userToken(ctx: KeyContext): Promise<string> {
@@ -92,7 +109,7 @@ async function loadSettings(ctx: KeyContext): Promise<Settings> {
         namespace: ctx.env.VAULT_NAMESPACE ?? "",
         timeoutMs: remoteTimeoutMs(ctx),
         skipVerify: skip !== undefined && skip !== "" && parseBool("VAULT_SKIP_VERIFY", skip),
-        ca: await readVarFile(ctx.env, "VAULT_CACERT"),
+        ca: await trustedCas(ctx.env),
         cert: await readVarFile(ctx.env, "VAULT_CLIENT_CERT"),
         key: await readVarFile(ctx.env, "VAULT_CLIENT_KEY"),
         allowlist: parseAllowlist(ctx.env.SOPS_HC_VAULT_ALLOWLIST),

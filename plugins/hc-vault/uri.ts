@@ -47,7 +47,8 @@ export function parseVaultUri(spec: string): VaultKey {
     if (!FORMATTED.test(requestPath)) throw bad("vault path does not seem to be formatted correctly")
     const dirs = requestPath.replace(/^\/+|\/+$/g, "").split("/")
     return {
-        vault_address: `${scheme[1]}://${authority}`,
+        // Go's url.Parse lower-cases the scheme, not the host
+        vault_address: `${scheme[1].toLowerCase()}://${authority}`,
         engine_path: goJoin(dirs.slice(1, dirs.length - 2)),
         key_name: dirs[dirs.length - 1],
     }

@@ -41,6 +41,8 @@ describe("hc_vault parseSpec (sops' NewMasterKeyFromURI)", () => {
             key_name: "slig",
         })
         expect(provider.keyId(provider.parseSpec("https://v:8200/v1/a/b/c/keys/k"))).toBe("https://v:8200/v1/a/b/c/keys/k")
+        // as Go's url.Parse: the scheme is lower-cased, the host kept; a doubled slash ($VAULT_ADDR ending in /) is fine
+        expect(provider.parseSpec("HTTPS://Vault.Example:8200//v1/transit/keys/k").vault_address).toBe("https://Vault.Example:8200")
     })
     it.each([
         ["vault.example.org/v1/transit/keys/k", /missing scheme/],
@@ -138,6 +140,7 @@ describe("hc_vault encrypt/decrypt", () => {
         const e = await failure(provider.decrypt(params, enc, isolatedContext({ VAULT_TOKEN: TOKEN })))
         expect(e.message).toContain("TLS error")
         expect(e.hint).toContain("VAULT_CACERT")
+        expect(await provider.decrypt(params, enc, isolatedContext({ VAULT_TOKEN: TOKEN, VAULT_CAPATH: dir }))).toEqual(part)
         expect(await provider.decrypt(params, enc, isolatedContext({ VAULT_TOKEN: TOKEN, VAULT_SKIP_VERIFY: "true" }))).toEqual(part)
         const bad = await failure(provider.decrypt(params, enc, isolatedContext({ VAULT_TOKEN: TOKEN, VAULT_SKIP_VERIFY: "yes" })))
         expect(bad.message).toContain("could not parse VAULT_SKIP_VERIFY")
