@@ -161,9 +161,16 @@ function statusOf(error: unknown): number | undefined {
 
 const TLS_CODES = /CERT|SELF_SIGNED|UNABLE_TO_(GET|VERIFY)|ERR_TLS|EPROTO/
 
+/** The service's text as part of one line: no control characters, no token, bounded. */
+function serviceText(text: string, settings: Settings): string {
+    const line = text.replace(/[\s\x00-\x1f\x7f]+/g, " ").trim()
+    const redacted = settings.token === "" ? line : line.split(settings.token).join("<token>")
+    return redacted.length > 300 ? `${redacted.slice(0, 300)}…` : redacted
+}
+
 /** One line for a failed request: the service's own errors, or what went wrong on the way; never the token. */
 function describe(error: unknown, key: VaultKey, settings: Settings): { message: string; hint?: string } {
-    const redact = (text: string) => (settings.token === "" ? text : text.split(settings.token).join("<token>"))
+    const redact = (text: string) => serviceText(text, settings)
     const status = statusOf(error)
     if (status !== undefined) {
         const body = (error as { response: { body?: unknown } }).response.body as { errors?: unknown } | undefined
@@ -175,7 +182,7 @@ function describe(error: unknown, key: VaultKey, settings: Settings): { message:
                 : status === 404
                   ? "check the engine path and key name in the URI, and VAULT_NAMESPACE"
                   : undefined
-        return { message: redact(`Vault answered ${status}: ${text.replace(/\s+/g, " ")}`), hint }
+        return { message: `Vault answered ${status}: ${redact(text)}`, hint }
     }
     const e = error as { code?: string; message?: string }
     const code = e?.code ?? ""
@@ -268,6 +275,7 @@ class DecryptBatcher {
             for (const i of items) i.reject(error)
             return
         }
+        const settings = await this.#ctx.memo(`${TYPE}:settings`, () => loadSettings(this.#ctx))
         const what = `failed to decrypt sops data key from Vault transit backend '${transitPath(this.#key, "decrypt")}'`
         if (!Array.isArray(results) || results.length !== items.length) {
             for (const i of items) i.reject(fail(this.#key, `${what}: Vault's batch answer does not match the request`))
@@ -275,7 +283,7 @@ class DecryptBatcher {
         }
         items.forEach((item, n) => {
             const r = results[n] as Record<string, unknown> | null
-            if (typeof r?.error === "string" && r.error !== "") item.reject(fail(this.#key, `${what}: Vault answered: ${r.error.replace(/\s+/g, " ")}`))
+            if (typeof r?.error === "string" && r.error !== "") item.reject(fail(this.#key, `${what}: Vault answered: ${serviceText(r.error, settings)}`))
             else if (typeof r === "object" && r !== null) item.resolve(r)
             else item.reject(fail(this.#key, `${what}: transit backend is empty`))
         })

@@ -116,6 +116,17 @@ describe("hc_vault encrypt/decrypt", () => {
         expect(e.hint).toContain("VAULT_TOKEN")
     })
 
+    it("the service's message is one bounded line without the token", async () => {
+        const s = await vault()
+        const params = provider.parseSpec(`${s.address}/v1/transit/keys/k`)
+        s.failNext(400, `bad\r\n\u001b[31mtoken ${TOKEN} ${"x".repeat(5000)}`)
+        const e = await failure(provider.encrypt(params, part, isolatedContext({ VAULT_TOKEN: TOKEN })))
+        expect(e.message).toContain("Vault answered 400: bad [31mtoken <token> xxx")
+        expect(e.message).not.toContain(TOKEN)
+        expect(e.message).not.toMatch(/[\x00-\x1f]/)
+        expect(e.message.length).toBeLessThan(600)
+    })
+
     it("retries once on 429 and on 5xx, then gives up", async () => {
         const s = await vault()
         const ctx = isolatedContext({ VAULT_TOKEN: TOKEN })
