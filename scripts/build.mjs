@@ -66,6 +66,8 @@ step("esbuild dist/fast/main.cjs", () => {
         "--external:@oclif/core",
         "--external:openpgp",
         "--external:age-encryption",
+        // key-service clients, loaded only by their plugins/ provider when a key of that type is used
+        "--external:node-vault",
         // the key agent's native keychain binding (a .node file) and its WebSocket library load from node_modules
         "--external:@napi-rs/keyring",
         "--external:ws",

@@ -102,7 +102,7 @@ export const PROVIDERS: readonly ProviderDescriptor[] = [
         flag: "hc-vault-transit",
         env: "SOPS_VAULT_URIS",
         keyId: (p) => `${str(p, "vault_address")}/v1/${str(p, "engine_path")}/keys/${str(p, "key_name")}`,
-        load: notYet("hc_vault"), // later: () => import("../../plugins/hc-vault/index.js")
+        load: () => import("../../plugins/hc-vault/index.js").then((m) => m.provider),
     },
     {
         type: "pgp",

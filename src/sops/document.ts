@@ -68,9 +68,9 @@ function ivSource(entropy: Entropy): IvSource {
     }
 }
 
-function keyError(message: string): KsopsError {
+function keyError(message: string, hint?: string): KsopsError {
     return new KsopsError(ErrorKind.NoEncryptionKey, `Could not generate data key: [${message}]`, {
-        hint: "give keys with --age/--pgp (or SOPS_AGE_RECIPIENTS/SOPS_PGP_FP) or a .sops.yaml creation rule",
+        hint: hint ?? "give keys with --age/--pgp (or SOPS_AGE_RECIPIENTS/SOPS_PGP_FP) or a .sops.yaml creation rule",
     })
 }
 
@@ -99,6 +99,7 @@ export async function wrapDataKey(
     }
     const createdAt = formatDateSeconds(entropy.now())
     const failures: string[] = []
+    let failureHint: string | undefined
     const keyGroups = await Promise.all(
         groups.map((group, i) =>
             Promise.all(
@@ -108,6 +109,8 @@ export async function wrapDataKey(
                         return entry.type === "age" ? { ...entry, enc } : { ...entry, enc, createdAt: entry.createdAt ?? createdAt }
                     } catch (e) {
                         failures.push(`failed to encrypt new data key with master key ${JSON.stringify(keys.keyId(entry))}: ${(e as Error).message}`)
+                        // a key that failed (a key service's 403, 404, …) says what to do better than the generic hint
+                        failureHint ??= e instanceof KsopsError ? e.hint : undefined
                         return entry
                     }
                 }),
@@ -115,7 +118,7 @@ export async function wrapDataKey(
         ),
     )
     if (groups.length > 1) for (const p of parts) p.fill(0)
-    if (failures.length > 0) throw keyError(failures.join(" "))
+    if (failures.length > 0) throw keyError(failures.join(" "), failureHint)
     return { keyGroups, shamirThreshold: effective }
 }
 

@@ -3,8 +3,9 @@ import { readFileSync, writeFileSync } from "node:fs"
 import path from "node:path"
 import { describe, expect, it } from "vitest"
 import { AGE1 } from "../commands/fixtures.js"
-import { binPath, repoRoot, tempDir } from "./run.js"
+import { binPath, repoRoot, run, tempDir } from "./run.js"
 import { itShared, vectorsDir } from "../conformance-data.js"
+import { startVault } from "../plugins/hc-vault/server.js"
 
 describe("startup", () => {
     it("loads the fast-path bundle with a code cache V8 accepts", () => {
@@ -35,5 +36,31 @@ describe("startup", () => {
         }
         expect(loaded(["encrypt", "--age", AGE1, "s.yaml"])).toBe("false")
         expect(loaded(["--help"])).toBe("true")
+    })
+
+    // Key-service SDKs (plugins/) load only when a key of their type is used.
+    itShared("help and age runs do not load node-vault; a Vault transit key does", async () => {
+        const dir = tempDir()
+        writeFileSync(path.join(dir, "s.yaml"), readFileSync(path.join(vectorsDir, "sops-3.13.2/basic-auth.yaml")))
+        const probe = path.join(dir, "probe.cjs")
+        writeFileSync(
+            probe,
+            'process.on("exit", () => process.stderr.write("sdk loaded: " + Object.keys(require.cache).some((k) => k.includes("/node_modules/node-vault/")) + "\\n"))\n',
+        )
+        const vault = await startVault({ token: "t-startup" })
+        try {
+            // asynchronous: the test Vault answers from this process
+            const loaded = async (args: string[]) => {
+                const env = { ...process.env, KUBECTL_SOPS_NO_AGENT: "1", VAULT_TOKEN: "t-startup" }
+                const r = await run(["--require", probe, binPath, ...args], { command: process.execPath, cwd: dir, env })
+                expect(r.code, r.stderr).toBe(0)
+                return /sdk loaded: (true|false)\n$/.exec(r.stderr)?.[1]
+            }
+            expect(await loaded(["encrypt", "--age", AGE1, "s.yaml"])).toBe("false")
+            expect(await loaded(["--help"])).toBe("false")
+            expect(await loaded(["encrypt", "--hc-vault-transit", `${vault.address}/v1/transit/keys/k`, "s.yaml"])).toBe("true")
+        } finally {
+            await vault.close()
+        }
     })
 })

@@ -26,7 +26,8 @@ describe("registry", () => {
     it("loads age and pgp lazily and refuses heavy providers with a clear KsopsError", async () => {
         expect((await loadProvider("age")).type).toBe("age")
         expect((await loadProvider("pgp")).type).toBe("pgp")
-        for (const t of ["kms", "gcp_kms", "hckms", "azure_kv", "hc_vault"]) {
+        expect((await loadProvider("hc_vault")).type).toBe("hc_vault")
+        for (const t of ["kms", "gcp_kms", "hckms", "azure_kv"]) {
             const err = await loadProvider(t).catch((e: unknown) => e)
             expect(err).toBeInstanceOf(KsopsError)
             expect((err as Error).message).toBe(`${t} keys are not supported yet`)
@@ -56,8 +57,9 @@ describe("LocalKeyService", () => {
         const enc = await svc.encrypt({ type: "age", params: { recipient }, enc: "" }, part)
         expect(svc.keyId({ type: "age", params: { recipient }, enc })).toBe(recipient)
         expect(await svc.decrypt({ type: "age", params: { recipient }, enc })).toEqual(part)
+        await expect(svc.decrypt({ type: "hckms", params: {}, enc: "x" })).rejects.toThrow(/hckms keys are not supported yet/)
         await expect(svc.decrypt({ type: "hc_vault", params: {}, enc: "vault:v1:x" })).rejects.toThrow(
-            /hc_vault keys are not supported yet/,
+            /hc_vault key entry has no vault_address or key_name/,
         )
     })
 
