@@ -6,7 +6,7 @@ import { readFileSync, writeFileSync } from "node:fs"
 import path from "node:path"
 import { afterEach, beforeEach, describe, expect, it } from "vitest"
 import { parse } from "yaml"
-import { AGE1, cases, type Sandbox, sandbox } from "../../commands/fixtures.js"
+import { AGE1, AGE2, cases, type Sandbox, sandbox } from "../../commands/fixtures.js"
 import { itShared } from "../../conformance-data.js"
 import { FakeKms } from "./server.js"
 
@@ -49,6 +49,11 @@ function awsSandbox(extra: Record<string, string> = {}): Sandbox {
     return sb
 }
 
+/** The data-key report with its wrapped error lines joined. */
+function flat(stderr: string): string {
+    return stderr.replace(/\n\s+\| /g, " ")
+}
+
 function sopsOf(text: string): Record<string, unknown> {
     return (parse(text) as { sops: Record<string, unknown> }).sops
 }
@@ -79,6 +84,9 @@ describe("aws-kms provider through the CLI", () => {
         const dec = await sb.run(["decrypt", "e.yaml"], { env: { SOPS_AGE_KEY_FILE: "" } })
         expect(dec.code, dec.stderr).toBe(0)
         expect(parse(dec.stdout)).toEqual(parse(PLAIN))
+        // nothing else on stderr (the SDK's Node-version notice is silenced)
+        expect(dec.stderr).toBe("")
+        expect(enc.stderr).toBe("")
         expect(kms.seen.at(-1)?.target).toBe("TrentService.Decrypt")
         expect(kms.seen.at(-1)?.body.KeyId).toBe(keyA)
     })
@@ -113,6 +121,203 @@ describe("aws-kms provider through the CLI", () => {
         expect(bad.stderr).toContain(`${keyB}+${role}|app:web,env:dev|dev: FAILED`)
         expect(bad.stderr).toContain("InvalidCiphertextException")
     })
+
+    itShared(".sops.yaml: kms rule key with aws_profile and --encryption-context; key_groups mixing age and kms with a threshold", async () => {
+        const sb = awsSandbox()
+        writeFileSync(sb.env.AWS_CONFIG_FILE, `[profile ops]\nregion = eu-west-1\n`)
+        writeFileSync(sb.env.AWS_SHARED_CREDENTIALS_FILE, `[ops]\naws_access_key_id = ${AKID}\naws_secret_access_key = ${SECRET}\n`)
+        writeFileSync(
+            path.join(sb.dir, ".sops.yaml"),
+            [
+                "creation_rules:",
+                "  - path_regex: ^rule\\.yaml$",
+                `    kms: "${keyA}"`,
+                "    aws_profile: ops",
+                "  - path_regex: ^groups\\.yaml$",
+                "    shamir_threshold: 2",
+                "    key_groups:",
+                `      - age: [${AGE1}]`,
+                "        kms:",
+                `          - arn: ${keyA}`,
+                "            context: {team: web}",
+                `      - kms: [{arn: ${keyB}, aws_profile: ops}]`,
+                `      - age: [${AGE2}]`,
+                "",
+            ].join("\n"),
+        )
+        writeFileSync(path.join(sb.dir, "rule.yaml"), PLAIN)
+        writeFileSync(path.join(sb.dir, "groups.yaml"), PLAIN)
+        // no static keys in the environment: the profile's shared credentials sign the requests
+        const env = { AWS_ACCESS_KEY_ID: "", AWS_SECRET_ACCESS_KEY: "" }
+        const rule = await sb.run(["encrypt", "--encryption-context", "app:web", "rule.yaml"], { env })
+        expect(rule.code, rule.stderr).toBe(0)
+        expect(sopsOf(rule.stdout).kms).toMatchObject([{ arn: keyA, aws_profile: "ops", context: { app: "web" } }])
+        expect(kms.seen.at(-1)?.body.EncryptionContext).toEqual({ app: "web" })
+
+        // keyA (no profile) signs with the environment's keys, keyB with the profile's
+        const groups = await sb.run(["encrypt", "groups.yaml"])
+        expect(groups.code, groups.stderr).toBe(0)
+        const md = sopsOf(groups.stdout)
+        expect(md.shamir_threshold).toBe(2)
+        const kg = md.key_groups as Record<string, unknown>[]
+        // group maps: keys sorted, age and hc_vault always present
+        expect(kg.map((g) => Object.keys(g))).toEqual([
+            ["age", "hc_vault", "kms"],
+            ["age", "hc_vault", "kms"],
+            ["age", "hc_vault"],
+        ])
+        expect(kg[0].kms).toMatchObject([{ arn: keyA, aws_profile: "", context: { team: "web" } }])
+        expect(kg[1].kms).toMatchObject([{ arn: keyB, aws_profile: "ops" }])
+        expect(Object.keys((kg[1].kms as object[])[0])).toEqual(["arn", "aws_profile", "created_at", "enc"])
+        writeFileSync(path.join(sb.dir, "g.yaml"), groups.stdout)
+
+        // KMS alone (no age identity) recovers 2 of 3 shares: groups 0 and 1
+        const kmsOnly = await sb.run(["decrypt", "g.yaml"], { env: { SOPS_AGE_KEY_FILE: "" } })
+        expect(kmsOnly.code, kmsOnly.stderr).toBe(0)
+        expect(parse(kmsOnly.stdout)).toEqual(parse(PLAIN))
+        // KMS down: age recovers groups 0 and 2
+        await kms.stop()
+        const ageOnly = await sb.run(["decrypt", "--decryption-order", "kms,age", "g.yaml"], { env })
+        expect(ageOnly.code, ageOnly.stderr).toBe(0)
+        expect(parse(ageOnly.stdout)).toEqual(parse(PLAIN))
+    })
+
+    itShared("rotate --add-kms then --rm-kms", async () => {
+        const sb = awsSandbox()
+        const enc = await sb.run(["encrypt", "--age", AGE1, "-i", "s.yaml"])
+        expect(enc.code, enc.stderr).toBe(0)
+        const add = await sb.run(["rotate", "-i", "--add-kms", keyA, "s.yaml"])
+        expect(add.code, add.stderr).toBe(0)
+        const added = sopsOf(readFileSync(path.join(sb.dir, "s.yaml"), "utf8"))
+        expect(Object.keys(added)).toEqual(["age", "kms", "lastmodified", "mac", "unencrypted_suffix", "version"])
+        expect(added.kms).toMatchObject([{ arn: keyA, aws_profile: "" }])
+        // the KMS entry alone decrypts the rotated file
+        const dec = await sb.run(["decrypt", "s.yaml"], { env: { SOPS_AGE_KEY_FILE: "" } })
+        expect(dec.code, dec.stderr).toBe(0)
+        expect(parse(dec.stdout)).toEqual(parse(PLAIN))
+        const rm = await sb.run(["rotate", "-i", "--rm-kms", keyA, "s.yaml"])
+        expect(rm.code, rm.stderr).toBe(0)
+        const removed = sopsOf(readFileSync(path.join(sb.dir, "s.yaml"), "utf8"))
+        expect(removed.kms).toBeUndefined()
+        expect(removed.age).toHaveLength(1)
+    })
+
+    it("--encryption-context that is not k:v pairs: exit 6 with sops' message", async () => {
+        const sb = awsSandbox()
+        const r = await sb.run(["encrypt", "--kms", keyA, "--encryption-context", "a:b,oops", "s.yaml"])
+        expect(r.code).toBe(6)
+        expect(r.stderr).toContain("Invalid KMS encryption context format")
+        expect(kms.seen).toHaveLength(0)
+    })
+
+    it("a malformed ARN: one line naming it, exit 1", async () => {
+        const sb = awsSandbox()
+        const r = await sb.run(["encrypt", "--kms", "arn:aws:kms:eu-west-1:key/nope", "s.yaml"])
+        expect(r.code).toBe(1)
+        expect(r.stderr).toContain('"arn:aws:kms:eu-west-1:key/nope" is not an AWS KMS key ARN')
+    })
 })
 
-void AGE1
+describe("aws-kms faults", () => {
+    /** A file encrypted for keyA (and an age key), and a sandbox without the age identity. */
+    async function encrypted(withAge = false): Promise<Sandbox> {
+        const sb = awsSandbox()
+        const args = ["encrypt", "-i", "--kms", keyA, ...(withAge ? ["--age", AGE1] : []), "s.yaml"]
+        const enc = await sb.run(args)
+        expect(enc.code, enc.stderr).toBe(0)
+        kms.seen.length = 0
+        return sb
+    }
+    const noAge = { SOPS_AGE_KEY_FILE: "" }
+
+    itShared("wrong credentials: exit 128, the report names the key and KMS' error, never the secret", async () => {
+        const sb = await encrypted()
+        const wrong = "wrongSecretKeyXXXXXXXXXXXXXXXXXXXXXXXXXX"
+        const r = await sb.run(["decrypt", "s.yaml"], { env: { ...noAge, AWS_SECRET_ACCESS_KEY: wrong } })
+        expect(r.code).toBe(128)
+        expect(r.stderr).toContain("Failed to get the data key required to decrypt the SOPS file.")
+        expect(r.stderr).toContain(`${keyA}: FAILED`)
+        expect(r.stderr).toContain("InvalidSignatureException")
+        expect(r.stderr).not.toContain(wrong)
+        expect(r.stderr).not.toContain(SECRET)
+        // not retried: a signature error is final
+        expect(kms.seen).toHaveLength(0)
+    })
+
+    itShared("access denied and missing key: KMS' error type and message in the report", async () => {
+        const sb = await encrypted()
+        kms.keys.get(keyA)!.allowed = new Set(["arn:aws:iam::111122223333:user/someone-else"])
+        const denied = await sb.run(["decrypt", "s.yaml"], { env: noAge })
+        expect(denied.code).toBe(128)
+        expect(denied.stderr).toContain("AccessDeniedException (HTTP 400)")
+        expect(flat(denied.stderr)).toContain(`${user} is not authorized to perform: kms:Decrypt`)
+        kms.keys.delete(keyA)
+        const missing = await sb.run(["decrypt", "s.yaml"], { env: noAge })
+        expect(missing.code).toBe(128)
+        expect(missing.stderr).toContain(`${keyA}: FAILED`)
+        expect(missing.stderr).toContain("NotFoundException (HTTP 400)")
+        expect(flat(missing.stderr)).toContain(`Key '${keyA}' does not exist`)
+        // encrypting for a key KMS does not know: sops' "Could not generate data key", exit 1
+        const unknown = keyA.replace("1234abcd", "ffffffff")
+        const enc = await sb.run(["encrypt", "--kms", unknown, "--filename-override", "x.yaml"], { input: "a: b\n" })
+        expect(enc.code).toBe(1)
+        expect(enc.stderr).toContain(`Could not generate data key: [failed to encrypt new data key with master key "${unknown}"`)
+        expect(enc.stderr).toContain("NotFoundException")
+    })
+
+    itShared("service down: connection refused is named; an age key of the same file still decrypts", async () => {
+        const sb = await encrypted(true)
+        await kms.stop()
+        const down = await sb.run(["decrypt", "s.yaml"], { env: noAge })
+        expect(down.code).toBe(128)
+        expect(down.stderr).toContain(`${keyA}: FAILED`)
+        expect(down.stderr).toContain("ECONNREFUSED")
+        const withAge = await sb.run(["decrypt", "--decryption-order", "kms,age", "s.yaml"])
+        expect(withAge.code, withAge.stderr).toBe(0)
+        expect(parse(withAge.stdout)).toEqual(parse(PLAIN))
+    })
+
+    itShared("slow service: KUBECTL_SOPS_KEY_SERVICE_TIMEOUT bounds the call", async () => {
+        const sb = await encrypted()
+        kms.hang = true
+        const r = await sb.run(["decrypt", "s.yaml"], { env: { ...noAge, KUBECTL_SOPS_KEY_SERVICE_TIMEOUT: "500ms" } })
+        expect(r.code).toBe(128)
+        expect(r.stderr).toContain(`${keyA}: FAILED`)
+        expect(r.stderr).toContain("no answer within 0.5s")
+    })
+
+    itShared("throttled once (ThrottlingException 400, then HTTP 429): one retry, then success", async () => {
+        const sb = await encrypted()
+        kms.throttleNext = 1
+        const r = await sb.run(["decrypt", "s.yaml"], { env: noAge })
+        expect(r.code, r.stderr).toBe(0)
+        expect(parse(r.stdout)).toEqual(parse(PLAIN))
+        expect(kms.seen.map((s) => s.target)).toEqual(["TrentService.Decrypt", "TrentService.Decrypt"])
+        kms.seen.length = 0
+        kms.throttleNext = 1
+        kms.throttleStatus = 429
+        const again = await sb.run(["decrypt", "s.yaml"], { env: noAge })
+        expect(again.code, again.stderr).toBe(0)
+        expect(kms.seen).toHaveLength(2)
+        // throttled twice: the retry is the only one
+        kms.seen.length = 0
+        kms.throttleNext = 2
+        const twice = await sb.run(["decrypt", "s.yaml"], { env: noAge })
+        expect(twice.code).toBe(128)
+        expect(twice.stderr).toContain("ThrottlingException")
+        expect(kms.seen).toHaveLength(2)
+    })
+
+    itShared("a tampered or foreign ciphertext fails as in KMS", async () => {
+        const sb = await encrypted()
+        const file = path.join(sb.dir, "s.yaml")
+        const text = readFileSync(file, "utf8")
+        const enc = (sopsOf(text).kms as { enc: string }[])[0].enc
+        const blob = Buffer.from(enc, "base64")
+        blob[blob.length - 1] ^= 1
+        writeFileSync(file, text.replace(enc, blob.toString("base64")))
+        const r = await sb.run(["decrypt", "s.yaml"], { env: noAge })
+        expect(r.code).toBe(128)
+        expect(r.stderr).toContain("InvalidCiphertextException")
+    })
+})

@@ -192,7 +192,7 @@ export class FakeKms {
             const n = blob.readUInt16BE(1)
             if (blob.length < 3 + n + 12 + 16) return invalid()
             const arn = blob.subarray(3, 3 + n).toString("utf8")
-            if (!this.keys.has(arn)) return invalid()
+            if (json.KeyId === undefined && !this.keys.has(arn)) return invalid()
             const k = resolveKey(json.KeyId ?? arn)
             if (typeof k === "string") return fail(k)
             if (k[0] !== arn) return fail("IncorrectKeyException|The key ID in the request does not identify a CMK that can perform this operation.")
