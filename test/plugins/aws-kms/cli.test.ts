@@ -202,6 +202,30 @@ describe("aws-kms provider through the CLI", () => {
         expect(removed.age).toHaveLength(1)
     })
 
+    itShared("the default chain's web identity (IRSA: AWS_ROLE_ARN + AWS_WEB_IDENTITY_TOKEN_FILE) through STS", async () => {
+        const role = kms.addRole("kustomize-controller", [])
+        kms.webIdentityTokens.set(role, "eyJhbGciOiJSUzI1NiJ9.projected-token.sig")
+        kms.keys.get(keyA)!.allowed = new Set([role])
+        const sb = awsSandbox({ AWS_ACCESS_KEY_ID: "", AWS_SECRET_ACCESS_KEY: "" })
+        const tokenFile = path.join(sb.dir, "aws-token")
+        writeFileSync(tokenFile, "eyJhbGciOiJSUzI1NiJ9.projected-token.sig")
+        const irsa = { AWS_ROLE_ARN: role, AWS_WEB_IDENTITY_TOKEN_FILE: tokenFile, AWS_ROLE_SESSION_NAME: "kustomize-controller.flux-system" }
+        const enc = await sb.run(["encrypt", "--kms", keyA, "s.yaml"], { env: irsa })
+        expect(enc.code, enc.stderr).toBe(0)
+        expect(kms.seen[0]).toMatchObject({ target: "STS.AssumeRoleWithWebIdentity", body: { RoleArn: role, RoleSessionName: "kustomize-controller.flux-system" } })
+        writeFileSync(path.join(sb.dir, "e.yaml"), enc.stdout)
+        const dec = await sb.run(["decrypt", "e.yaml"], { env: { ...irsa, SOPS_AGE_KEY_FILE: "" } })
+        expect(dec.code, dec.stderr).toBe(0)
+        expect(parse(dec.stdout)).toEqual(parse(PLAIN))
+        // another token: STS refuses, the report says so
+        writeFileSync(tokenFile, "eyJhbGciOiJSUzI1NiJ9.someone-else.sig")
+        const refused = await sb.run(["decrypt", "e.yaml"], { env: { ...irsa, SOPS_AGE_KEY_FILE: "" } })
+        expect(refused.code).toBe(128)
+        expect(flat(refused.stderr)).toContain(`${keyA}: FAILED`)
+        expect(flat(refused.stderr)).toContain("sts:AssumeRoleWithWebIdentity")
+        expect(refused.stderr).not.toContain("someone-else")
+    })
+
     it("--encryption-context that is not k:v pairs: exit 6 with sops' message", async () => {
         const sb = awsSandbox()
         const r = await sb.run(["encrypt", "--kms", keyA, "--encryption-context", "a:b,oops", "s.yaml"])

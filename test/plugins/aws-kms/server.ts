@@ -22,6 +22,8 @@
  * - STS: query protocol `Action=AssumeRole&Version=2011-06-15&RoleArn=…&RoleSessionName=…` (form body), signed for
  *   service `sts`; the role must exist and trust the caller; the session name must match `[\w+=,.@-]{2,64}`.
  *   The answer is the STS XML with temporary credentials that may use the role's keys.
+ * - STS `AssumeRoleWithWebIdentity` (what IRSA does): unsigned, the `WebIdentityToken` must be the one registered for
+ *   the role (`webIdentityTokens`); else 403 `AccessDenied` / 400 `InvalidIdentityToken`.
  * Faults for tests: `throttleNext` (answer that many requests with ThrottlingException, or `status` 429),
  * `hang` (never answer; the client must give up), `internalNext`.
  */
@@ -59,6 +61,8 @@ export class FakeKms {
     readonly aliases = new Map<string, string>()
     /** Role ARN → principal ARNs that may assume it. */
     readonly roles = new Map<string, Set<string>>()
+    /** Role ARN → the web identity token (a projected service-account token) STS accepts for it. */
+    readonly webIdentityTokens = new Map<string, string>()
     readonly seen: SeenRequest[] = []
     throttleNext = 0
     throttleStatus: 400 | 429 = 400
@@ -124,6 +128,10 @@ export class FakeKms {
         const send = (status: number, type: string, message: string) => {
             res.writeHead(status, { "content-type": "application/x-amz-json-1.1" })
             res.end(JSON.stringify({ __type: type, message }))
+        }
+        if (req.headers.authorization === undefined && req.headers["x-amz-target"] === undefined) {
+            const form = new URLSearchParams(body.toString("utf8"))
+            if (form.get("Action") === "AssumeRoleWithWebIdentity") return this.#webIdentity(form, res)
         }
         const auth = this.#verify(req, body)
         if (typeof auth === "string") {
@@ -246,6 +254,35 @@ export class FakeKms {
         return { accessKeyId, principal, service }
     }
 
+    /** Web identity (IRSA): unsigned; the token must be one registered for the role. */
+    #webIdentity(form: URLSearchParams, res: ServerResponse) {
+        const roleArn = form.get("RoleArn") ?? ""
+        const session = form.get("RoleSessionName") ?? ""
+        const token = form.get("WebIdentityToken") ?? ""
+        this.seen.push({ target: "STS.AssumeRoleWithWebIdentity", accessKeyId: "", body: { RoleArn: roleArn, RoleSessionName: session } })
+        const expected = this.webIdentityTokens.get(roleArn)
+        if (form.get("Version") !== "2011-06-15" || expected === undefined || !/^[\w+=,.@-]{2,64}$/.test(session)) {
+            return stsError(res, 400, "InvalidIdentityToken", "Couldn't retrieve verification key from your identity provider")
+        }
+        if (token.length !== expected.length || !timingSafeEqual(Buffer.from(token), Buffer.from(expected))) {
+            return stsError(res, 403, "AccessDenied", "Not authorized to perform sts:AssumeRoleWithWebIdentity")
+        }
+        const c = this.#issue(roleArn)
+        res.writeHead(200, { "content-type": "text/xml" })
+        res.end(
+            `<AssumeRoleWithWebIdentityResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><AssumeRoleWithWebIdentityResult><Credentials><AccessKeyId>${c.id}</AccessKeyId><SecretAccessKey>${c.secret}</SecretAccessKey><SessionToken>${c.token}</SessionToken><Expiration>${c.expiration}</Expiration></Credentials><SubjectFromWebIdentityToken>system:serviceaccount:flux-system:kustomize-controller</SubjectFromWebIdentityToken><AssumedRoleUser><AssumedRoleId>AROA:${session}</AssumedRoleId><Arn>arn:aws:sts::${this.account}:assumed-role/r/${session}</Arn></AssumedRoleUser></AssumeRoleWithWebIdentityResult><ResponseMetadata><RequestId>r</RequestId></ResponseMetadata></AssumeRoleWithWebIdentityResponse>`,
+        )
+    }
+
+    /** Temporary credentials acting as `roleArn`. */
+    #issue(roleArn: string): { id: string; secret: string; token: string; expiration: string } {
+        const id = `ASIA${randomBytes(8).toString("hex").toUpperCase()}`
+        const secret = randomBytes(20).toString("base64")
+        const token = randomBytes(24).toString("base64")
+        this.principals.set(id, { secret, token, arn: roleArn })
+        return { id, secret, token, expiration: new Date(Date.now() + 3600_000).toISOString() }
+    }
+
     #sts(body: Buffer, caller: Principal, res: ServerResponse) {
         const form = new URLSearchParams(body.toString("utf8"))
         const error = (status: number, code: string, message: string) => {
@@ -273,6 +310,11 @@ export class FakeKms {
             `<AssumeRoleResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><AssumeRoleResult><Credentials><AccessKeyId>${id}</AccessKeyId><SecretAccessKey>${secret}</SecretAccessKey><SessionToken>${token}</SessionToken><Expiration>${expiration}</Expiration></Credentials><AssumedRoleUser><AssumedRoleId>AROA:${session}</AssumedRoleId><Arn>${assumed}</Arn></AssumedRoleUser></AssumeRoleResult><ResponseMetadata><RequestId>r</RequestId></ResponseMetadata></AssumeRoleResponse>`,
         )
     }
+}
+
+function stsError(res: ServerResponse, status: number, code: string, message: string): void {
+    res.writeHead(status, { "content-type": "text/xml" })
+    res.end(`<ErrorResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><Error><Type>Sender</Type><Code>${code}</Code><Message>${message}</Message></Error><RequestId>r</RequestId></ErrorResponse>`)
 }
 
 function canonicalContext(ctx: Record<string, string>): string {
