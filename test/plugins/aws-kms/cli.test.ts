@@ -226,6 +226,22 @@ describe("aws-kms provider through the CLI", () => {
         expect(refused.stderr).not.toContain("someone-else")
     })
 
+    itShared("updatekeys gives a file the kms key of its creation rule; the data key stays", async () => {
+        const sb = awsSandbox()
+        writeFileSync(path.join(sb.dir, ".sops.yaml"), `creation_rules:\n  - age: ${AGE1}\n    kms: ${keyA}+${kms.addRole("r", [user])}\n`)
+        const enc = await sb.run(["encrypt", "--age", AGE1, "-i", "s.yaml"])
+        expect(enc.code, enc.stderr).toBe(0)
+        const before = readFileSync(path.join(sb.dir, "s.yaml"), "utf8")
+        const up = await sb.run(["updatekeys", "-y", "s.yaml"])
+        expect(up.code, up.stderr).toBe(0)
+        const after = readFileSync(path.join(sb.dir, "s.yaml"), "utf8")
+        expect(sopsOf(after).kms).toMatchObject([{ arn: keyA, aws_profile: "", role: expect.stringContaining(":role/r") }])
+        expect(sopsOf(after).mac).toBe(sopsOf(before).mac)
+        const dec = await sb.run(["decrypt", "s.yaml"], { env: { SOPS_AGE_KEY_FILE: "" } })
+        expect(dec.code, dec.stderr).toBe(0)
+        expect(parse(dec.stdout)).toEqual(parse(PLAIN))
+    })
+
     it("--encryption-context that is not k:v pairs: exit 6 with sops' message", async () => {
         const sb = awsSandbox()
         const r = await sb.run(["encrypt", "--kms", keyA, "--encryption-context", "a:b,oops", "s.yaml"])
