@@ -43,6 +43,8 @@ describe("startup", () => {
         // the AWS SDK (plugins/aws-kms) is loaded by neither: only a kms key loads it
         expect(sdkProbe(["encrypt", "--age", AGE1, "s.yaml"])).toBe("false,false")
         expect(sdkProbe(["--help"])).toBe("false,true")
+        // nor is it bundled into the fast path (where the probe could not see it): KMS' wire names are not in it
+        expect(readFileSync(path.join(repoRoot, "dist/fast/main.cjs"), "latin1")).not.toContain("TrentService")
         // …and the probe sees it when a kms key is used (port 1 on loopback refuses the connection)
         const kmsEnv = {
             AWS_ENDPOINT_URL_KMS: "http://127.0.0.1:1",
