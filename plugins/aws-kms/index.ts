@@ -159,16 +159,29 @@ async function call<T>(ctx: KeyContext, run: (signal: AbortSignal) => Promise<T>
     })
 }
 
+/**
+ * The service's message, safe to print: AWS appends the canonical request to a signature error, and its headers
+ * carry the session token, so only the first line is kept, bounded, with any credential of the context blanked.
+ */
+function serviceMessage(message: string, ctx: KeyContext): string {
+    let line = (message.split("\n")[0] ?? "").trim().slice(0, 400)
+    for (const name of ["AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"]) {
+        const secret = ctx.env[name]
+        if (secret !== undefined && secret.length >= 8) line = line.replaceAll(secret, "<redacted>")
+    }
+    return line
+}
+
 /** One line for a failed call: the service's error type and message, or the network failure. No secrets. */
-function describe(e: unknown, endpoint: string | undefined): string {
+function describe(e: unknown, endpoint: string | undefined, ctx: KeyContext): string {
     if (e instanceof Timeout) return `${e.message} (KUBECTL_SOPS_KEY_SERVICE_TIMEOUT)`
     const s = e as SdkError
     const status = s.$metadata?.httpStatusCode
-    if (status !== undefined) return `${s.name ?? "error"} (HTTP ${status}): ${s.message ?? ""}`.trim()
+    if (status !== undefined) return `${s.name ?? "error"} (HTTP ${status}): ${serviceMessage(s.message ?? "", ctx)}`.trim()
     const code = s.code ?? (e as { cause?: SdkError })?.cause?.code
     if (code !== undefined) return `cannot reach ${endpoint ?? "the AWS endpoint"}: ${code}`
-    if (s.name === "CredentialsProviderError") return `no AWS credentials: ${s.message}`
-    return s.message ?? String(e)
+    if (s.name === "CredentialsProviderError") return `no AWS credentials: ${serviceMessage(s.message ?? "", ctx)}`
+    return serviceMessage(s.message ?? String(e), ctx)
 }
 
 async function sdk(): Promise<KmsModule> {
@@ -210,7 +223,7 @@ async function assumeRole(mod: KmsModule, ctx: KeyContext, role: string, reg: st
         if (!c?.AccessKeyId || !c.SecretAccessKey) throw new Error("STS AssumeRole returned no credentials")
         return { accessKeyId: c.AccessKeyId, secretAccessKey: c.SecretAccessKey, ...(c.SessionToken ? { sessionToken: c.SessionToken } : {}) }
     } catch (e) {
-        throw new Error(`cannot assume role ${role}: ${describe(e, endpoint)}`, { cause: e })
+        throw new Error(`cannot assume role ${role}: ${describe(e, endpoint, ctx)}`, { cause: e })
     } finally {
         client?.destroy()
     }
@@ -239,7 +252,7 @@ function clientFor(params: KeyParams, ctx: KeyContext): Promise<{ client: KmsCli
 
 function keyError(params: KeyParams, what: string, e: unknown, ctx: KeyContext): KeyProviderError {
     const id = providerDescriptor("kms")?.keyId(params) ?? str(params, "arn")
-    return new KeyProviderError("kms", `AWS KMS key ${id}: ${what}: ${describe(e, endpointFor(ctx, "KMS"))}`, { cause: e })
+    return new KeyProviderError("kms", `AWS KMS key ${id}: ${what}: ${describe(e, endpointFor(ctx, "KMS"), ctx)}`, { cause: e })
 }
 
 /** The AWS KMS provider. */

@@ -284,6 +284,18 @@ describe("aws-kms faults", () => {
         expect(kms.seen).toHaveLength(0)
     })
 
+    itShared("a signature error's canonical request (with the session token) stays out of the report", async () => {
+        const sb = await encrypted()
+        const token = "FwoGZXIvYXdzEXAMPLESESSIONTOKENVALUE0123456789"
+        kms.principals.set("ASIAKSOPSTEST0000002", { secret: SECRET, token, arn: user })
+        const creds = { AWS_ACCESS_KEY_ID: "ASIAKSOPSTEST0000002", AWS_SECRET_ACCESS_KEY: "wrongSecretKeyYYYYYYYYYYYYYYYYYYYYYYYYYY", AWS_SESSION_TOKEN: token }
+        const r = await sb.run(["decrypt", "s.yaml"], { env: { ...noAge, ...creds } })
+        expect(r.code).toBe(128)
+        expect(flat(r.stderr)).toContain("InvalidSignatureException (HTTP 400): The request signature we calculated does not match")
+        expect(r.stderr).not.toContain(token)
+        expect(r.stderr).not.toContain("Canonical String")
+    })
+
     itShared("access denied and missing key: KMS' error type and message in the report", async () => {
         const sb = await encrypted()
         kms.keys.get(keyA)!.allowed = new Set(["arn:aws:iam::111122223333:user/someone-else"])

@@ -11,7 +11,7 @@
  *   against the secret of the access key id; `host` and `x-amz-date` must be signed; the credential scope's service
  *   must be `kms` (or `sts`) and its date match `X-Amz-Date`; credentials issued by AssumeRole must come with their
  *   `X-Amz-Security-Token`, signed. Unknown access key → 400 `UnrecognizedClientException`; a bad signature → 400
- *   `InvalidSignatureException`; missing authentication → 400 `MissingAuthenticationTokenException`.
+ *   `InvalidSignatureException` (its message carries the canonical request, as AWS' does); missing authentication → 400 `MissingAuthenticationTokenException`.
  * - Errors are KMS error bodies `{"__type": "<Type>", "message": "…"}` with KMS' status: 400 for
  *   `NotFoundException` (unknown key), `AccessDeniedException` (the principal may not use the key),
  *   `InvalidCiphertextException` (a foreign, tampered or context-mismatched blob), `IncorrectKeyException`
@@ -135,8 +135,8 @@ export class FakeKms {
         }
         const auth = this.#verify(req, body)
         if (typeof auth === "string") {
-            const [type, message] = auth.split("|")
-            return send(400, type, message)
+            const bar = auth.indexOf("|")
+            return send(400, auth.slice(0, bar), auth.slice(bar + 1))
         }
         const target = String(req.headers["x-amz-target"] ?? "")
         if (target === "" && auth.service === "sts") return this.#sts(body, auth.principal, res)
@@ -249,7 +249,8 @@ export class FakeKms {
         for (const part of [scopeRegion, service, "aws4_request"]) k = hmac(k, part)
         const expected = hmac(k, toSign)
         if (!timingSafeEqual(expected, Buffer.from(signature, "hex"))) {
-            return "InvalidSignatureException|The request signature we calculated does not match the signature you provided."
+            // as AWS does: the message goes on with the canonical request, whose headers include the session token
+            return `InvalidSignatureException|The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details.\n\nThe Canonical String for this request should have been\n'${canonicalRequest}'\n\nThe String-to-Sign should have been\n'${toSign}'\n`
         }
         return { accessKeyId, principal, service }
     }
