@@ -338,7 +338,7 @@ describe("aws-kms faults", () => {
         expect(r.stderr).toContain("no answer within 0.5s")
     })
 
-    itShared("throttled once (ThrottlingException 400, then HTTP 429): one retry, then success", async () => {
+    itShared("throttled once (ThrottlingException 400, then HTTP 429) or a 500: one retry, then success", async () => {
         const sb = await encrypted()
         kms.throttleNext = 1
         const r = await sb.run(["decrypt", "s.yaml"], { env: noAge })
@@ -350,6 +350,12 @@ describe("aws-kms faults", () => {
         kms.throttleStatus = 429
         const again = await sb.run(["decrypt", "s.yaml"], { env: noAge })
         expect(again.code, again.stderr).toBe(0)
+        expect(kms.seen).toHaveLength(2)
+        // a server error (500 KMSInternalException) is retried once too
+        kms.seen.length = 0
+        kms.internalNext = 1
+        const internal = await sb.run(["decrypt", "s.yaml"], { env: noAge })
+        expect(internal.code, internal.stderr).toBe(0)
         expect(kms.seen).toHaveLength(2)
         // throttled twice: the retry is the only one
         kms.seen.length = 0
