@@ -85,7 +85,9 @@ function parseConfigEntry(entry: unknown): KeyParams {
             context[k] = v
         }
     }
-    return kmsParams(arn, field("role"), context, typeof entry.aws_profile === "string" ? entry.aws_profile : "")
+    const profile = entry.aws_profile
+    if (profile !== undefined && profile !== null && typeof profile !== "string") throw usage("kms entry: aws_profile must be a string", "quote the value")
+    return kmsParams(arn, field("role"), context, typeof profile === "string" ? profile : "")
 }
 
 function str(params: KeyParams, name: string): string {

@@ -1,6 +1,8 @@
 /** The AWS KMS provider's parsing rules (sops-format.md §7.4, §12.2), without a service. */
 import { describe, expect, it } from "vitest"
 import { parseKmsSpec, provider, stsSessionName } from "../../../plugins/aws-kms/index.js"
+import { createKeyContext } from "../../../src/keys/context.js"
+import { FakeKms } from "./server.js"
 
 const ARN = "arn:aws:kms:us-east-1:656532927350:key/920aff2e-c5f1-4040-943a-047fa387b27e"
 const ROLE = "arn:aws:iam::927034868273:role/sops-dev-xyz"
@@ -31,6 +33,7 @@ describe("aws-kms specs", () => {
         expect(() => parse({ arn: ARN, region: "x" })).toThrow('kms entry: unknown field "region"')
         expect(() => parse({ role: ROLE })).toThrow("kms entry: arn is missing")
         expect(() => parse("x")).toThrow("kms entries must be maps")
+        expect(() => parse({ arn: ARN, aws_profile: 3 })).toThrow("kms entry: aws_profile must be a string")
     })
 
     it("identity string: arn[+role], |context sorted by key, |profile", () => {
@@ -47,5 +50,36 @@ describe("STS session name", () => {
         // `@-_` is a range in sops' class: [ \ ] ^ stay
         expect(stsSessionName("a[b]^c")).toBe("sops@a[b]^c")
         expect(stsSessionName("h".repeat(100))).toBe(`sops@${"h".repeat(59)}`)
+    })
+})
+
+describe("aws-kms provider in process", () => {
+    it("takes the endpoint and credentials from the KeyContext's environment, not the process's", async () => {
+        const kms = new FakeKms("eu-central-1")
+        kms.addUser("ctx", "AKIDCONTEXTONLY00001", "contextOnlySecret0000000000000000000000")
+        const arn = kms.addKey("ctx-key")
+        const url = await kms.start()
+        try {
+            const ctx = createKeyContext({
+                env: {
+                    AWS_ENDPOINT_URL: url,
+                    AWS_ACCESS_KEY_ID: "AKIDCONTEXTONLY00001",
+                    AWS_SECRET_ACCESS_KEY: "contextOnlySecret0000000000000000000000",
+                    AWS_EC2_METADATA_DISABLED: "true",
+                },
+                homeDir: "/nonexistent",
+            })
+            expect(process.env.AWS_ENDPOINT_URL).not.toBe(url)
+            const params = { arn, aws_profile: "", context: { a: "1" } }
+            const part = new Uint8Array(32).fill(7)
+            const enc = await provider.encrypt(params, part, ctx)
+            expect(Buffer.from(await provider.decrypt(params, enc, ctx))).toEqual(Buffer.from(part))
+            expect(kms.seen.map((r) => r.accessKeyId)).toEqual(["AKIDCONTEXTONLY00001", "AKIDCONTEXTONLY00001"])
+            // another context does not open it
+            await expect(provider.decrypt({ ...params, context: { a: "2" } }, enc, ctx)).rejects.toThrow(/InvalidCiphertextException/)
+            await expect(provider.decrypt(params, "not base64!", ctx)).rejects.toThrow(/Error base64-decoding encrypted data key/)
+        } finally {
+            await kms.stop()
+        }
     })
 })
