@@ -200,6 +200,17 @@ describe("aws-kms provider through the CLI", () => {
         const removed = sopsOf(readFileSync(path.join(sb.dir, "s.yaml"), "utf8"))
         expect(removed.kms).toBeUndefined()
         expect(removed.age).toHaveLength(1)
+        // --encryption-context applies to --add-kms, and --rm-kms matches the key by its identity (context included)
+        const ctxAdd = await sb.run(["rotate", "-i", "--add-kms", keyB, "--encryption-context", "app:web", "s.yaml"])
+        expect(ctxAdd.code, ctxAdd.stderr).toBe(0)
+        expect(sopsOf(readFileSync(path.join(sb.dir, "s.yaml"), "utf8")).kms).toMatchObject([{ arn: keyB, context: { app: "web" } }])
+        expect(kms.seen.at(-1)?.body.EncryptionContext).toEqual({ app: "web" })
+        const other = await sb.run(["rotate", "-i", "--rm-kms", keyB, "s.yaml"])
+        expect(other.code, other.stderr).toBe(0)
+        expect(sopsOf(readFileSync(path.join(sb.dir, "s.yaml"), "utf8")).kms).toHaveLength(1)
+        const same = await sb.run(["rotate", "-i", "--rm-kms", keyB, "--encryption-context", "app:web", "s.yaml"])
+        expect(same.code, same.stderr).toBe(0)
+        expect(sopsOf(readFileSync(path.join(sb.dir, "s.yaml"), "utf8")).kms).toBeUndefined()
     })
 
     itShared("the default chain's web identity (IRSA: AWS_ROLE_ARN + AWS_WEB_IDENTITY_TOKEN_FILE) through STS", async () => {
