@@ -140,14 +140,32 @@ function region(arn: string): string {
 
 class Timeout extends Error {}
 
+/**
+ * The HTTP handler's own bounds. The default chain's STS calls (web identity, a profile's role) reuse this handler,
+ * so a hanging STS is cut too and leaves no socket behind to keep the process alive.
+ */
+function handlerOptions(ctx: KeyContext): { requestTimeout: number; connectionTimeout: number; throwOnRequestTimeout: boolean } {
+    const ms = remoteTimeoutMs(ctx)
+    return { requestTimeout: ms, connectionTimeout: ms, throwOnRequestTimeout: true }
+}
+
 /** Run one SDK call within the shared time bound, once more on throttling or a 5xx. */
 async function call<T>(ctx: KeyContext, run: (signal: AbortSignal) => Promise<T>): Promise<T> {
     const ms = remoteTimeoutMs(ctx)
     const once = async (): Promise<T> => {
         const controller = new AbortController()
-        const timer = setTimeout(() => controller.abort(new Timeout(`no answer within ${ms / 1000}s`)), ms)
+        // The SDK honours the signal only in its HTTP handler; resolving credentials (a web-identity or SSO call)
+        // comes before it, so the bound is also a race.
+        let timer: NodeJS.Timeout | undefined
+        const expired = new Promise<never>((_, reject) => {
+            timer = setTimeout(() => {
+                const reason = new Timeout(`no answer within ${ms / 1000}s`)
+                controller.abort(reason)
+                reject(reason)
+            }, ms)
+        })
         try {
-            return await run(controller.signal)
+            return await Promise.race([run(controller.signal), expired])
         } catch (e) {
             if (controller.signal.aborted) throw controller.signal.reason
             throw e
@@ -214,6 +232,7 @@ async function assumeRole(mod: KmsModule, ctx: KeyContext, role: string, reg: st
         client = new sts.STSClient({
             region: reg,
             maxAttempts: 1,
+            requestHandler: handlerOptions(ctx),
             credentials: await baseCredentials(mod, ctx, reg, profile),
             ...(endpoint === undefined ? {} : { endpoint }),
         })
@@ -244,6 +263,7 @@ function clientFor(params: KeyParams, ctx: KeyContext): Promise<{ client: KmsCli
         const client = new mod.KMSClient({
             region: reg,
             maxAttempts: 1,
+            requestHandler: handlerOptions(ctx),
             ...(endpoint === undefined ? {} : { endpoint }),
             ...(credentials === undefined ? {} : { credentials }),
             ...(profile === "" || role !== "" ? {} : { profile }),

@@ -349,6 +349,21 @@ describe("aws-kms faults", () => {
         expect(r.stderr).toContain("no answer within 0.5s")
     })
 
+    itShared("slow STS while the default chain resolves web-identity credentials: the same bound applies", async () => {
+        const role = kms.addRole("kustomize-controller", [])
+        kms.webIdentityTokens.set(role, "token")
+        const sb = await encrypted()
+        const tokenFile = path.join(sb.dir, "aws-token")
+        writeFileSync(tokenFile, "token")
+        kms.hang = true
+        const env = { ...noAge, AWS_ACCESS_KEY_ID: "", AWS_SECRET_ACCESS_KEY: "", AWS_ROLE_ARN: role, AWS_WEB_IDENTITY_TOKEN_FILE: tokenFile }
+        const r = await sb.run(["decrypt", "s.yaml"], { env: { ...env, KUBECTL_SOPS_KEY_SERVICE_TIMEOUT: "500ms" } })
+        expect(r.code).toBe(128)
+        expect(r.stderr).toContain("no answer within 0.5s")
+        // only STS was reached (the SDK's credential provider may try it more than once within the bound)
+        expect([...new Set(kms.seen.map((s) => s.target))]).toEqual(["STS.AssumeRoleWithWebIdentity"])
+    })
+
     itShared("throttled once (ThrottlingException 400, then HTTP 429) or a 500: one retry, then success", async () => {
         const sb = await encrypted()
         kms.throttleNext = 1

@@ -124,7 +124,12 @@ export class FakeKms {
     }
 
     #handle(req: IncomingMessage, body: Buffer, res: ServerResponse) {
-        if (this.hang) return // the client's timeout must end this; stop() closes the socket
+        if (this.hang) {
+            // the client's timeout must end this; stop() closes the socket
+            const action = new URLSearchParams(body.toString("utf8")).get("Action")
+            this.seen.push({ target: String(req.headers["x-amz-target"] ?? `STS.${action}`), accessKeyId: "", body: {} })
+            return
+        }
         const send = (status: number, type: string, message: string) => {
             res.writeHead(status, { "content-type": "application/x-amz-json-1.1" })
             res.end(JSON.stringify({ __type: type, message }))
