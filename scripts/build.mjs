@@ -73,6 +73,8 @@ step("esbuild dist/fast/main.cjs", () => {
         "--external:ws",
         // the Kubernetes client (ESM, ~0.6 s to import): loaded only by commands that talk to a cluster
         "--external:@kubernetes/client-node",
+        // the AWS SDK (plugins/aws-kms): loaded only when a kms key is used
+        "--external:@aws-sdk/*",
         // src/sops/regex.ts loads re2js with the bundle's require; its import.meta branch is for the unbundled build
         "--log-override:empty-import-meta=silent",
         `--outfile=${fastDir}-next/main.cjs`,

@@ -197,10 +197,38 @@ const flagGroups = new WeakMap<ParsedFlags, Promise<KeyEntry[] | undefined>>()
 function flagKeyGroup(flags: ParsedFlags, env: CommandIo["env"]): Promise<KeyEntry[] | undefined> {
     let group = flagGroups.get(flags)
     if (group === undefined) {
-        group = keyGroupFromSpecs(keySpecsFromFlags(flags, env))
+        group = keyGroupFromSpecs(keySpecsFromFlags(flags, env)).then((g) => g && withKmsOptions(g, flags))
         flagGroups.set(flags, group)
     }
     return group
+}
+
+/**
+ * sops' `--encryption-context k1:v1,k2:v2` (each item exactly one colon).
+ * @throws KsopsError InvalidEncryptionContext (exit 6) "Invalid KMS encryption context format"
+ */
+export function encryptionContextFrom(flags: ParsedFlags): Record<string, string> | undefined {
+    const text = flags["encryption-context"]
+    if (typeof text !== "string" || text === "") return undefined
+    const out: Record<string, string> = {}
+    for (const item of text.split(",")) {
+        const kv = item.split(":")
+        if (kv.length !== 2) {
+            throw new KsopsError(ErrorKind.InvalidEncryptionContext, "Invalid KMS encryption context format", {
+                hint: "give --encryption-context as key:value pairs separated by commas (app:web,env:prod)",
+            })
+        }
+        out[kv[0]] = kv[1]
+    }
+    return out
+}
+
+/** `--encryption-context` and `--aws-profile` apply to the kms keys given by flags or the environment, as in sops. */
+function withKmsOptions(entries: KeyEntry[], flags: ParsedFlags): KeyEntry[] {
+    const context = encryptionContextFrom(flags)
+    const profile = typeof flags["aws-profile"] === "string" ? flags["aws-profile"] : ""
+    if (context === undefined && profile === "") return entries
+    return entries.map((e) => (e.type === "kms" ? { ...e, params: { ...e.params, aws_profile: profile, ...(context ? { context } : {}) } } : e))
 }
 
 /** Options of {@link encryptBytes}. */
@@ -222,7 +250,7 @@ export async function encryptBytes(rt: Runtime, input: Uint8Array, file: string 
         throw new KsopsError(ErrorKind.NeedAtLeastOneDocument, "File cannot be completely empty, it must contain at least one document")
     }
     if (r.input.hasMetadataKey(branches)) throw new KsopsError(ErrorKind.FileAlreadyEncrypted, ALREADY_ENCRYPTED_MESSAGE)
-    const rule = opts.name === undefined ? undefined : await creationRuleFor(r.config, opts.name, rt.io.cwd)
+    const rule = opts.name === undefined ? undefined : await creationRuleFor(r.config, opts.name, rt.io.cwd, encryptionContextFrom(opts.flags))
     if (r.config !== undefined && rt.pgpPublicKeyFiles !== undefined) {
         const pub = path.join(r.config.dir, ".sops.pub.asc")
         if (!rt.pgpPublicKeyFiles.has(pub) && existsSync(pub)) rt.pgpPublicKeyFiles.add(pub)
@@ -363,12 +391,12 @@ export async function writeResult(
 
 /** Key entries (enc empty) for `--add-*` flags. */
 export async function keysToAdd(flags: ParsedFlags): Promise<KeyEntry[]> {
-    return (await keyGroupFromSpecs(keySpecsFromFlags(flags, {}, "add-"))) ?? []
+    return withKmsOptions((await keyGroupFromSpecs(keySpecsFromFlags(flags, {}, "add-"))) ?? [], flags)
 }
 
 /** A predicate for keys named by `--rm-*` flags (by type and key id). */
 export async function keysToRemove(flags: ParsedFlags, keys: KeyService): Promise<(entry: KeyEntry) => boolean> {
-    const rm = (await keyGroupFromSpecs(keySpecsFromFlags(flags, {}, "rm-"))) ?? []
+    const rm = withKmsOptions((await keyGroupFromSpecs(keySpecsFromFlags(flags, {}, "rm-"))) ?? [], flags)
     const ids = new Set(rm.map((e) => `${e.type}\u0000${keys.keyId(e)}`))
     return (entry) => ids.has(`${entry.type}\u0000${keys.keyId(entry)}`)
 }

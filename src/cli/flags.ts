@@ -58,6 +58,16 @@ export const keyFlags = {
     hckms: keyFlag("HuaweiCloud KMS key IDs region:key-uuid (env SOPS_HUAWEICLOUD_KMS_IDS)"),
 } as const satisfies Record<string, FlagSpec>
 
+/** Options of the AWS KMS keys given by flags, environment or a rule's `kms` strings (sops' names). */
+export const kmsOptionFlags = {
+    "encryption-context": {
+        type: "string",
+        summary: "AWS KMS encryption context for the kms keys: key:value pairs separated by commas",
+        helpGroup: "KEY",
+    },
+    "aws-profile": { type: "string", summary: "AWS profile (shared config) for the kms keys", helpGroup: "KEY" },
+} as const satisfies Record<string, FlagSpec>
+
 /** Flag name → key type (metadata list name). */
 export const KEY_FLAG_TYPES: Readonly<Record<keyof typeof keyFlags, string>> = {
     age: "age",

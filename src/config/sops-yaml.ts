@@ -300,7 +300,11 @@ export function matchRule(config: SopsConfig, filePath: string, cwd: string): Re
  * Turn a raw creation rule into key groups and options (providers parse the key specs).
  * @throws ConfigError for conflicting selection options or malformed keys
  */
-export async function creationRuleFrom(rule: Record<string, Plain>, where = "creation rule"): Promise<CreationRule> {
+export async function creationRuleFrom(
+    rule: Record<string, Plain>,
+    where = "creation rule",
+    kmsContext?: Readonly<Record<string, string>>,
+): Promise<CreationRule> {
     const selection = selectionOf(rule)
     if (selectionCount(selection) > 1) {
         throw new KsopsError(ErrorKind.Config, `error loading config: cannot use more than one of ${SELECTION_OPTIONS_TEXT} for the same rule`)
@@ -317,7 +321,8 @@ export async function creationRuleFrom(rule: Record<string, Plain>, where = "cre
         for (const type of RULE_ORDER) {
             const d = PROVIDERS.find((p) => p.type === type)!
             for (const key of d.ruleKeys) {
-                const extra = type === "kms" ? (p: KeyParams): KeyParams => ({ ...p, aws_profile: profile }) : undefined
+                const extra =
+                    type === "kms" ? (p: KeyParams): KeyParams => ({ ...p, aws_profile: profile, ...(kmsContext ? { context: { ...kmsContext } } : {}) }) : undefined
                 entries.push(...(await parseSpecs(d, splitList(rule[key], `${where}: ${key}`), `${where}: ${key}`, extra)))
             }
         }
@@ -336,10 +341,15 @@ export async function creationRuleFrom(rule: Record<string, Plain>, where = "cre
  * The creation rule for a file, or undefined when there is no config or it has no `creation_rules`.
  * @throws ConfigError "no matching creation rules found" when rules exist but none matches
  */
-export async function creationRuleFor(config: SopsConfig | undefined, filePath: string, cwd: string): Promise<CreationRule | undefined> {
+export async function creationRuleFor(
+    config: SopsConfig | undefined,
+    filePath: string,
+    cwd: string,
+    kmsContext?: Readonly<Record<string, string>>,
+): Promise<CreationRule | undefined> {
     if (!config) return undefined
     const rule = matchRule(config, filePath, cwd)
-    return rule ? creationRuleFrom(rule, `${config.path}: creation rule`) : undefined
+    return rule ? creationRuleFrom(rule, `${config.path}: creation rule`, kmsContext) : undefined
 }
 
 /** Key specs given on the command line or in the environment, by type. */

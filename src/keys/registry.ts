@@ -66,7 +66,7 @@ export const PROVIDERS: readonly ProviderDescriptor[] = [
         flag: "kms",
         env: "SOPS_KMS_ARN",
         keyId: kmsKeyId,
-        load: notYet("kms"), // later: () => import("../../plugins/aws-kms/index.js")
+        load: () => import("../../plugins/aws-kms/index.js").then((m) => m.provider),
     },
     {
         type: "gcp_kms",

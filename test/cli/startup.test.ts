@@ -27,15 +27,34 @@ describe("startup", () => {
         const probe = path.join(dir, "probe.cjs")
         writeFileSync(
             probe,
-            'process.on("exit", () => process.stderr.write("oclif loaded: " + Object.keys(require.cache).some((k) => k.includes("@oclif")) + "\\n"))\n',
+            'process.on("exit", () => { const has = (p) => Object.keys(require.cache).some((k) => k.includes(p)); process.stderr.write("aws loaded: " + has("@aws-sdk") + "\\noclif loaded: " + has("@oclif") + "\\n") })\n',
         )
-        const loaded = (args: string[]) => {
-            const r = spawnSync(process.execPath, ["--require", probe, binPath, ...args], { cwd: dir, encoding: "utf8", env: { ...process.env, KUBECTL_SOPS_NO_AGENT: "1" } })
-            expect(r.status, r.stderr).toBe(0)
-            return /oclif loaded: (true|false)\n$/.exec(r.stderr)?.[1]
+        const sdkProbe = (args: string[], status = 0, env: Record<string, string> = {}) => {
+            const r = spawnSync(process.execPath, ["--require", probe, binPath, ...args], {
+                cwd: dir,
+                encoding: "utf8",
+                env: { ...process.env, KUBECTL_SOPS_NO_AGENT: "1", ...env },
+            })
+            expect(r.status, r.stderr).toBe(status)
+            return /aws loaded: (true|false)\noclif loaded: (true|false)\n$/.exec(r.stderr)?.slice(1, 3).join(",")
         }
+        const loaded = (args: string[]) => sdkProbe(args)?.split(",")[1]
         expect(loaded(["encrypt", "--age", AGE1, "s.yaml"])).toBe("false")
         expect(loaded(["--help"])).toBe("true")
+        // the AWS SDK (plugins/aws-kms) is loaded by neither: only a kms key loads it
+        expect(sdkProbe(["encrypt", "--age", AGE1, "s.yaml"])).toBe("false,false")
+        expect(sdkProbe(["--help"])).toBe("false,true")
+        // nor is it bundled into the fast path (where the probe could not see it): KMS' wire names are not in it
+        expect(readFileSync(path.join(repoRoot, "dist/fast/main.cjs"), "latin1")).not.toContain("TrentService")
+        // …and the probe sees it when a kms key is used (port 1 on loopback refuses the connection)
+        const kmsEnv = {
+            AWS_ENDPOINT_URL_KMS: "http://127.0.0.1:1",
+            AWS_ACCESS_KEY_ID: "AKIDPROBE",
+            AWS_SECRET_ACCESS_KEY: "probe",
+            AWS_EC2_METADATA_DISABLED: "true",
+            KUBECTL_SOPS_KEY_SERVICE_TIMEOUT: "5s",
+        }
+        expect(sdkProbe(["encrypt", "--kms", "arn:aws:kms:eu-west-1:111122223333:key/probe", "s.yaml"], 1, kmsEnv)).toBe("true,false")
     })
 
     // Key-service SDKs (plugins/) load only when a key of their type is used.

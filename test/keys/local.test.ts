@@ -27,7 +27,8 @@ describe("registry", () => {
         expect((await loadProvider("age")).type).toBe("age")
         expect((await loadProvider("pgp")).type).toBe("pgp")
         expect((await loadProvider("hc_vault")).type).toBe("hc_vault")
-        for (const t of ["kms", "gcp_kms", "hckms", "azure_kv"]) {
+        expect((await loadProvider("kms")).type).toBe("kms")
+        for (const t of ["gcp_kms", "hckms", "azure_kv"]) {
             const err = await loadProvider(t).catch((e: unknown) => e)
             expect(err).toBeInstanceOf(KsopsError)
             expect((err as Error).message).toBe(`${t} keys are not supported yet`)

@@ -15,7 +15,7 @@ import { reencryptDocument } from "../../sops/document.js"
 import { metadataToTree } from "../../sops/metadata.js"
 import { formatFromPath } from "../../stores/index.js"
 import { createRuntime, encryptBytes, fileOptions, loadDecrypted, type Runtime } from "../file-ops.js"
-import { configFlags, decryptionFlags, formatFlags, keyFlags, selectionFlags } from "../flags.js"
+import { configFlags, decryptionFlags, formatFlags, keyFlags, kmsOptionFlags, selectionFlags } from "../flags.js"
 import { readInput, writeFileAtomic } from "../io.js"
 import type { CommandIo, CommandSpec, ParsedFlags } from "../spec.js"
 
@@ -235,7 +235,7 @@ export const edit: CommandSpec = {
             command: "SOPS_EDITOR='sed -i s/YWRtaW4=/cm9vdA==/' kubectl sops edit secret.yaml",
         },
     ],
-    flags: { ...configFlags, ...formatFlags, ...decryptionFlags, ...keyFlags, ...selectionFlags },
+    flags: { ...configFlags, ...formatFlags, ...decryptionFlags, ...keyFlags, ...kmsOptionFlags, ...selectionFlags },
     args: [{ name: "file", summary: "File to edit (created when missing)" }],
     async run(parsed, io) {
         const file = parsed.argv[0]

@@ -3,7 +3,7 @@ import path from "node:path"
 import { ErrorKind, KsopsError } from "../../errors.js"
 import { bulkNeedsInPlace, expandTargets, forEachFile, Skip } from "../bulk.js"
 import { createRuntime, encryptBytes, fileOptions, readFor, requireExisting, type Runtime, writeResult } from "../file-ops.js"
-import { configFlags, formatFlags, keyFlags, outputFlags, selectionFlags } from "../flags.js"
+import { configFlags, formatFlags, keyFlags, kmsOptionFlags, outputFlags, selectionFlags } from "../flags.js"
 import type { CommandSpec, ParsedFlags } from "../spec.js"
 
 async function encryptOne(rt: Runtime, file: string | undefined, flags: ParsedFlags): Promise<void> {
@@ -27,7 +27,7 @@ export const encrypt: CommandSpec = {
         { description: "Encrypt stdin", command: "cat secret.yaml | kubectl sops encrypt --filename-override secret.yaml > secret.enc.yaml" },
         { description: "Encrypt every plaintext file under clusters/ that matches a creation rule", command: "kubectl sops encrypt -i clusters/" },
     ],
-    flags: { ...configFlags, ...formatFlags, ...outputFlags, ...keyFlags, ...selectionFlags },
+    flags: { ...configFlags, ...formatFlags, ...outputFlags, ...keyFlags, ...kmsOptionFlags, ...selectionFlags },
     args: [{ name: "file", summary: "File to encrypt (stdin when omitted); several files or folders with -i" }],
     variadic: true,
     async run(parsed, io) {

@@ -14,7 +14,7 @@ import {
     type Runtime,
     writeResult,
 } from "../file-ops.js"
-import { configFlags, decryptionFlags, formatFlags, keyFlags, outputFlags } from "../flags.js"
+import { configFlags, decryptionFlags, formatFlags, keyFlags, kmsOptionFlags, outputFlags } from "../flags.js"
 import type { CommandSpec, FlagSpec, ParsedFlags } from "../spec.js"
 
 function changeFlags(prefix: "add-" | "rm-", verb: string): Record<string, FlagSpec> {
@@ -58,7 +58,7 @@ export const rotate: CommandSpec = {
         { description: "Add an age recipient and rotate", command: "kubectl sops rotate -i --add-age age12e6gt43wx2u0ytxk4ljxdt0lh7345t5xapjzyh4tlar3dq0a9v0q5nhsvp secret.yaml" },
         { description: "Remove an age recipient and rotate every file under clusters/", command: "kubectl sops rotate -i --rm-age age12e6gt43wx2u0ytxk4ljxdt0lh7345t5xapjzyh4tlar3dq0a9v0q5nhsvp clusters/" },
     ],
-    flags: { ...configFlags, ...formatFlags, ...outputFlags, ...decryptionFlags, ...changeFlags("add-", "Add"), ...changeFlags("rm-", "Remove") },
+    flags: { ...configFlags, ...formatFlags, ...outputFlags, ...decryptionFlags, ...changeFlags("add-", "Add"), ...changeFlags("rm-", "Remove"), ...kmsOptionFlags },
     args: [{ name: "file", summary: "File to rotate; several files or folders with -i", required: true }],
     variadic: true,
     async run(parsed, io) {
