@@ -19,6 +19,7 @@ import { SELECTION_OPTIONS_TEXT, selectionCount } from "../sops/walk.js"
 import { formatFromPath } from "../stores/index.js"
 import type { EncryptedFile, Format, Store, StoreOptions } from "../stores/store.js"
 import { KEY_FLAG_TYPES, type keyFlags } from "./flags.js"
+import { createGcmPool } from "./gcm-pool.js"
 import { readInput, writeFileAtomic, writeOut } from "./io.js"
 import { loadStore } from "./stores.js"
 import type { CommandIo, ParsedFlags } from "./spec.js"
@@ -105,7 +106,8 @@ export function createRuntime(io: CommandIo, options: RuntimeOptions = {}): Runt
     return {
         io,
         keys: noAgent ? local : agentAware(io, local),
-        entropy: { randomBytes: pooledRandom(), now: () => new Date() },
+        // large documents' values are sealed/opened on two threads (a worker starts only for those)
+        entropy: { randomBytes: pooledRandom(), now: () => new Date(), gcm: createGcmPool() },
         ...(ctx.pgpPublicKeyFiles === undefined ? {} : { pgpPublicKeyFiles: ctx.pgpPublicKeyFiles }),
     }
 }
@@ -315,6 +317,7 @@ export async function loadDecrypted(rt: Runtime, input: Uint8Array, file: string
         raw: resolved.input.format === "binary",
         warn: (m) => rt.io.stderr.write(`${m}\n`),
         keepIvs: opts.keepIvs ?? true,
+        ...(rt.entropy.gcm ? { gcm: rt.entropy.gcm } : {}),
     })
     return { resolved, branches: loaded.branches, metadata, dataKey, stash }
 }

@@ -3,7 +3,7 @@
  * encrypted, encrypts or decrypts it with the path as AAD, and feeds the MAC.
  */
 import { createHash, type Hash } from "node:crypto"
-import { decryptScalars, encryptScalars, type IvSource, type IvStash, isScalar, macBytes, type Scalar, treeError } from "./cipher.js"
+import { decryptScalars, encryptScalars, type GcmRunner, type IvSource, type IvStash, isScalar, macBytes, type Scalar, treeError } from "./cipher.js"
 import type { Selection } from "./metadata.js"
 import { goMatchOrFalse } from "./regex.js"
 import { Branch, type Branches, Comment, type TreeItem, type TreeValue } from "./tree.js"
@@ -179,6 +179,8 @@ class Walker {
 export interface WalkOptions {
     selection: Selection
     macOnlyEncrypted: boolean
+    /** Seals/opens large batches (the CLI's worker pool); default: all on this thread. */
+    gcm?: GcmRunner
 }
 
 function newHash(macOnlyEncrypted: boolean): Hash {
@@ -237,6 +239,7 @@ export function encryptBranches(
             dataKey,
             nextIv,
             stash,
+            opts.gcm,
         )
         for (let j = 0; j < idx.length; j++) {
             const i = idx[j]
@@ -289,6 +292,7 @@ export function decryptBranches(
         dataKey,
         stash,
         raw,
+        opts.gcm,
     )
     let j = 0
     let warned = false
