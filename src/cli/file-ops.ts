@@ -218,6 +218,7 @@ const SELECTION_FLAGS = SELECTION_FIELDS.map(([field, prop]) => [field.replaceAl
  * @throws KsopsError FileAlreadyEncrypted (203) when the input already has metadata
  */
 export async function encryptBytes(rt: Runtime, input: Uint8Array, file: string | undefined, opts: EncryptOptions): Promise<Uint8Array> {
+    startCipherThreads(rt, input)
     const r = await resolveFile(rt, opts)
     const branches = loadPlainToEncrypt(file, () => r.input.loadPlain(input))
     if (branches.length === 0) {
@@ -299,8 +300,16 @@ export async function loadEncrypted(
     file: string | undefined,
     opts: FileOptions,
 ): Promise<{ resolved: Resolved; file: EncryptedFile }> {
+    startCipherThreads(rt, input)
     const resolved = await resolveFile(rt, opts)
     return { resolved, file: inFile(file, () => resolved.input.loadEncrypted(input)) }
+}
+
+/** Inputs from this size on may hold enough values for the worker pool: it starts while the input is parsed. */
+const EARLY_POOL_BYTES = 1 << 20
+
+function startCipherThreads(rt: Runtime, input: Uint8Array): void {
+    if (input.length >= EARLY_POOL_BYTES) rt.entropy.gcm?.start?.()
 }
 
 /** Load and decrypt an encrypted file's bytes (data key recovered, MAC checked unless `ignoreMac`). */

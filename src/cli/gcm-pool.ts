@@ -3,12 +3,14 @@
  * sealRange/openRange (src/sops/cipher.ts, from their source text) over chunks of a batch while the main thread
  * runs the others. The buffers are shared (SharedArrayBuffer); threads claim chunks from a shared counter, so a
  * worker that is still starting (or busy elsewhere on a loaded machine) only means the main thread does more.
- * The main thread waits with Atomics.wait, so the walk stays synchronous. Nothing is loaded or started until a
+ * Jobs are submitted as the main thread prepares them (the worker seals one while the next is prepared); the main
+ * thread then finishes them in order, taking the chunks still unclaimed, and waits with Atomics.wait for the
+ * others, so the walk stays synchronous. Nothing is loaded or started until a
  * batch reaches `minValues` (small runs stay as fast as before).
  */
 import type * as nodeCrypto from "node:crypto"
 import type * as WorkerThreads from "node:worker_threads"
-import { type GcmJob, type GcmRunner, openRange, sealRange } from "../sops/cipher.js"
+import { type GcmJob, type GcmRunner, type GcmTask, openRange, sealRange } from "../sops/cipher.js"
 
 /** Values per claimed chunk: small enough to balance two threads, large enough to keep the counter cold. */
 const CHUNK = 512
@@ -41,6 +43,13 @@ parentPort.on("message", ({ kind, job, ctl, count, chunk }) => {
     }
 })
 `
+}
+
+/** A submitted job: its control words (next chunk, chunks done, failed) are shared with the worker. */
+interface Task extends GcmTask {
+    readonly kind: "seal" | "open"
+    readonly count: number
+    readonly ctl: Int32Array
 }
 
 export interface GcmPool extends GcmRunner {
@@ -79,13 +88,17 @@ export function createGcmPool(options: { minValues?: number } = {}): GcmPool {
         },
         start,
         alloc: (size) => Buffer.from(new SharedArrayBuffer(Math.max(size, 1)), 0, size),
-        run(kind: "seal" | "open", job: GcmJob, count: number): void {
+        submit(kind: "seal" | "open", job: GcmJob, count: number): Task {
             start()
+            const ctl = new Int32Array(new SharedArrayBuffer(12))
+            if (worker && !broken) worker.postMessage({ kind, job, ctl: ctl.buffer, count, chunk: CHUNK })
+            return { kind, job, count, ctl }
+        },
+        finish(task: GcmTask): void {
+            const { kind, job, count, ctl } = task as Task
             crypto ??= process.getBuiltinModule("node:crypto") as typeof nodeCrypto
             const fn = kind === "seal" ? sealRange : openRange
-            const ctl = new Int32Array(new SharedArrayBuffer(12))
             const chunks = Math.ceil(count / CHUNK)
-            if (worker && !broken) worker.postMessage({ kind, job, ctl: ctl.buffer, count, chunk: CHUNK })
             for (;;) {
                 const k = Atomics.add(ctl, NEXT, 1)
                 if (k >= chunks) break

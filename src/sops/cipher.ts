@@ -495,8 +495,18 @@ export interface GcmRunner {
     start?(): void
     /** A zero-filled buffer every thread of the runner can see. */
     alloc(size: number): Buffer
-    /** Run `sealRange` or `openRange` over values [0, count) of `job`, all chunks done when it returns. */
-    run(kind: "seal" | "open", job: GcmJob, count: number): void
+    /**
+     * Start `sealRange` or `openRange` over values [0, count) of `job` on the runner's other threads and return at
+     * once (the caller goes on preparing the next job meanwhile).
+     */
+    submit(kind: "seal" | "open", job: GcmJob, count: number): GcmTask
+    /** Run the chunks of a task no other thread has taken on this thread; returns when all of them are done. */
+    finish(task: GcmTask): void
+}
+
+/** A submitted job (opaque to the caller). */
+export interface GcmTask {
+    readonly job: GcmJob
 }
 
 /** The buffers of a batch (from {@link GcmRunner.alloc}); `meta` holds int32 fields per value. */
@@ -587,7 +597,7 @@ export function openRange(crypto: typeof import("node:crypto"), job: GcmJob, fro
 }
 
 /** Values per job of the runner path (bounds the shared buffers and the flat text of a job). */
-const RUNNER_BATCH = 16384
+const RUNNER_BATCH = 8192
 
 /** {@link encryptScalars} through a runner: the main thread draws the IVs in the same order and formats nothing. */
 function encryptWithRunner(
@@ -603,6 +613,9 @@ function encryptWithRunner(
     const out: string[] = new Array(values.length)
     const keyBuf = runner.alloc(32)
     keyBuf.set(key)
+    // every job is prepared and submitted first (the other threads seal while the next one is prepared), then
+    // finished and formatted in order
+    const jobs: { start: number; n: number; meta: Int32Array; pt: Buffer; text: Buffer; task: GcmTask }[] = []
     try {
         for (let start = 0; start < values.length; start += RUNNER_BATCH) {
             const n = Math.min(values.length, start + RUNNER_BATCH) - start
@@ -630,8 +643,8 @@ function encryptWithRunner(
                     meta[m + 1] = -1
                     continue
                 }
-                const bytes = pt.subarray(ptAt, ptAt + len)
-                ivs.set(stash?.lookup(aads[i], type, bytes) ?? nextIv(), 32 * j)
+                const reuse = stash?.lookup(aads[i], type, pt.subarray(ptAt, ptAt + len))
+                ivs.set(reuse ?? nextIv(), 32 * j)
                 const aadLen = aad.write(aads[i], aadAt, "utf8")
                 meta[m] = ptAt
                 meta[m + 1] = len
@@ -644,11 +657,12 @@ function encryptWithRunner(
                 textAt += sealedTextLength(len, type)
             }
             const text = runner.alloc(textAt)
-            try {
-                runner.run("seal", { key: keyBuf, meta: metaBuf, input: pt, ivs, aad, output: text }, n)
-            } finally {
-                pt.fill(0)
-            }
+            const task = runner.submit("seal", { key: keyBuf, meta: metaBuf, input: pt, ivs, aad, output: text }, n)
+            jobs.push({ start, n, meta, pt, text, task })
+        }
+        for (const { start, n, meta, pt, text, task } of jobs) {
+            runner.finish(task)
+            pt.fill(0)
             // one flat string for the job, sliced per value (as the serial path does per batch)
             const flat = text.toString("latin1")
             for (let j = 0; j < n; j++) {
@@ -658,6 +672,7 @@ function encryptWithRunner(
             }
         }
     } finally {
+        for (const { pt } of jobs) pt.fill(0)
         keyBuf.fill(0)
     }
     return out
@@ -678,6 +693,9 @@ function decryptWithRunner(
     const keyBuf = runner.alloc(32)
     keyBuf.set(key)
     const at = new Int32Array(4)
+    // every job is decoded and submitted first (the other threads open while the next one is decoded), then
+    // finished and converted in order
+    const jobs: { start: number; n: number; meta: Int32Array; pos: Int32Array; ivs: Buffer; plain: Buffer; task: GcmTask }[] = []
     try {
         for (let start = 0; start < strings.length; start += RUNNER_BATCH) {
             const n = Math.min(strings.length, start + RUNNER_BATCH) - start
@@ -758,32 +776,33 @@ function decryptWithRunner(
                 aadAt += aadLen
                 outAt += Math.max(0, dataLen + tagLen - 16)
             }
-            try {
-                runner.run("open", { key: keyBuf, meta: metaBuf, input, ivs, aad, output: plain }, n)
-                for (let j = 0; j < n; j++) {
-                    const m = j * OPEN_META
-                    if (meta[m + 1] < 0) continue
-                    const i = start + j
-                    if (meta[m + 7] !== 1) {
-                        out[i] = new Error(AUTH_MESSAGE)
-                        continue
-                    }
-                    const bytes = plain.subarray(meta[m + 6], meta[m + 6] + meta[m + 1] - 16)
-                    const s = strings[i]
-                    const type = s.slice(pos[4 * j + 2] + 6, pos[4 * j + 3])
-                    try {
-                        out[i] = typed(bytes, type, raw)
-                        if (stash && type !== "bytes") stash.remember(aads[i], type as TypeTag, bytes, ivs.subarray(meta[m + 2], meta[m + 2] + meta[m + 3]))
-                    } catch (e) {
-                        out[i] = e as Error
-                    }
+            const task = runner.submit("open", { key: keyBuf, meta: metaBuf, input, ivs, aad, output: plain }, n)
+            jobs.push({ start, n, meta, pos, ivs, plain, task })
+        }
+        for (const { start, n, meta, pos, ivs, plain, task } of jobs) {
+            runner.finish(task)
+            for (let j = 0; j < n; j++) {
+                const m = j * OPEN_META
+                if (meta[m + 1] < 0) continue
+                const i = start + j
+                if (meta[m + 7] !== 1) {
+                    out[i] = new Error(AUTH_MESSAGE)
+                    continue
                 }
-            } finally {
-                // raw str/bytes results are copies, so the plaintexts can be wiped
-                plain.fill(0)
+                const bytes = plain.subarray(meta[m + 6], meta[m + 6] + meta[m + 1] - 16)
+                const type = strings[i].slice(pos[4 * j + 2] + 6, pos[4 * j + 3])
+                try {
+                    out[i] = typed(bytes, type, raw)
+                    if (stash && type !== "bytes") stash.remember(aads[i], type as TypeTag, bytes, ivs.subarray(meta[m + 2], meta[m + 2] + meta[m + 3]))
+                } catch (e) {
+                    out[i] = e as Error
+                }
             }
+            // raw str/bytes results are copies, so the plaintexts can be wiped
+            plain.fill(0)
         }
     } finally {
+        for (const { plain } of jobs) plain.fill(0)
         keyBuf.fill(0)
     }
     return out

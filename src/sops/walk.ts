@@ -183,6 +183,12 @@ export interface WalkOptions {
     gcm?: GcmRunner
 }
 
+/** Hash a value's MAC bytes; strings go in as UTF-8 directly (no Buffer per value on large files). */
+function hashValue(hash: Hash, v: Scalar): void {
+    if (typeof v === "string") hash.update(v, "utf8")
+    else hash.update(macBytes(v))
+}
+
 function newHash(macOnlyEncrypted: boolean): Hash {
     const hash = createHash("sha512")
     if (macOnlyEncrypted) hash.update(MAC_ONLY_ENCRYPTED_SEED)
@@ -230,7 +236,7 @@ export function encryptBranches(
         for (let i = 0; i < values.length; i++) {
             const v = values[i]
             const isComment = v instanceof Comment
-            if (!isComment && (encrypted[i] || !opts.macOnlyEncrypted)) hash.update(macBytes(v))
+            if (!isComment && (encrypted[i] || !opts.macOnlyEncrypted)) hashValue(hash, v)
             if (encrypted[i]) idx.push(i)
         }
         const sealed = encryptScalars(
@@ -313,7 +319,7 @@ export function decryptBranches(
             } else out = plain
             leaves.set(i, out)
         }
-        if (!(out instanceof Comment) && (encrypted[i] || !opts.macOnlyEncrypted)) hash.update(macBytes(out))
+        if (!(out instanceof Comment) && (encrypted[i] || !opts.macOnlyEncrypted)) hashValue(hash, out)
     }
     return hash.digest("hex").toUpperCase()
 }
