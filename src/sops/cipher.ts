@@ -599,6 +599,32 @@ export function openRange(crypto: typeof import("node:crypto"), job: GcmJob, fro
 /** Values per job of the runner path (bounds the shared buffers and the flat text of a job). */
 const RUNNER_BATCH = 8192
 
+/** Jobs submitted and not finished at most (bounds the memory of the shared buffers). */
+const IN_FLIGHT = 2
+
+interface SealJob {
+    start: number
+    n: number
+    meta: Int32Array
+    pt: Buffer
+    text: Buffer
+    task: GcmTask
+}
+
+/** Wait for a seal job and slice its `ENC[…]` strings into `out`. */
+function finishSeal(job: SealJob, runner: GcmRunner, out: string[]): void {
+    const { start, n, meta, pt, text, task } = job
+    runner.finish(task)
+    pt.fill(0)
+    // one flat string for the job, sliced per value (as the serial path does per batch)
+    const flat = text.toString("latin1")
+    for (let j = 0; j < n; j++) {
+        const m = j * SEAL_META
+        if (meta[m + 1] < 0) continue
+        out[start + j] = flat.slice(meta[m + 4], meta[m + 4] + sealedTextLength(meta[m + 1], TYPE_NAMES_BY_INDEX[meta[m + 5]]))
+    }
+}
+
 /** {@link encryptScalars} through a runner: the main thread draws the IVs in the same order and formats nothing. */
 function encryptWithRunner(
     values: readonly Scalar[],
@@ -615,7 +641,8 @@ function encryptWithRunner(
     keyBuf.set(key)
     // every job is prepared and submitted first (the other threads seal while the next one is prepared), then
     // finished and formatted in order
-    const jobs: { start: number; n: number; meta: Int32Array; pt: Buffer; text: Buffer; task: GcmTask }[] = []
+    const jobs: SealJob[] = []
+    let done = 0
     try {
         for (let start = 0; start < values.length; start += RUNNER_BATCH) {
             const n = Math.min(values.length, start + RUNNER_BATCH) - start
@@ -659,23 +686,57 @@ function encryptWithRunner(
             const text = runner.alloc(textAt)
             const task = runner.submit("seal", { key: keyBuf, meta: metaBuf, input: pt, ivs, aad, output: text }, n)
             jobs.push({ start, n, meta, pt, text, task })
+            while (jobs.length - done > IN_FLIGHT) finishSeal(jobs[done++], runner, out)
         }
-        for (const { start, n, meta, pt, text, task } of jobs) {
-            runner.finish(task)
-            pt.fill(0)
-            // one flat string for the job, sliced per value (as the serial path does per batch)
-            const flat = text.toString("latin1")
-            for (let j = 0; j < n; j++) {
-                const m = j * SEAL_META
-                if (meta[m + 1] < 0) continue
-                out[start + j] = flat.slice(meta[m + 4], meta[m + 4] + sealedTextLength(meta[m + 1], TYPE_NAMES_BY_INDEX[meta[m + 5]]))
-            }
-        }
+        while (done < jobs.length) finishSeal(jobs[done++], runner, out)
     } finally {
         for (const { pt } of jobs) pt.fill(0)
         keyBuf.fill(0)
     }
     return out
+}
+
+interface OpenJob {
+    start: number
+    n: number
+    meta: Int32Array
+    pos: Int32Array
+    ivs: Buffer
+    plain: Buffer
+    task: GcmTask
+}
+
+/** Wait for an open job and turn its plaintexts into scalars (or errors) in `out`; the plaintexts are wiped. */
+function finishOpen(
+    job: OpenJob,
+    runner: GcmRunner,
+    strings: readonly string[],
+    aads: readonly string[],
+    stash: IvStash | undefined,
+    raw: boolean,
+    out: (Scalar | Error)[],
+): void {
+    const { start, n, meta, pos, ivs, plain, task } = job
+    runner.finish(task)
+    for (let j = 0; j < n; j++) {
+        const m = j * OPEN_META
+        if (meta[m + 1] < 0) continue
+        const i = start + j
+        if (meta[m + 7] !== 1) {
+            out[i] = new Error(AUTH_MESSAGE)
+            continue
+        }
+        const bytes = plain.subarray(meta[m + 6], meta[m + 6] + meta[m + 1] - 16)
+        const type = strings[i].slice(pos[4 * j + 2] + 6, pos[4 * j + 3])
+        try {
+            out[i] = typed(bytes, type, raw)
+            if (stash && type !== "bytes") stash.remember(aads[i], type as TypeTag, bytes, ivs.subarray(meta[m + 2], meta[m + 2] + meta[m + 3]))
+        } catch (e) {
+            out[i] = e as Error
+        }
+    }
+    // raw str/bytes results are copies, so the plaintexts can be wiped
+    plain.fill(0)
 }
 
 /** {@link decryptScalars} through a runner: the main thread checks and decodes the fields, the runner opens. */
@@ -695,7 +756,8 @@ function decryptWithRunner(
     const at = new Int32Array(4)
     // every job is decoded and submitted first (the other threads open while the next one is decoded), then
     // finished and converted in order
-    const jobs: { start: number; n: number; meta: Int32Array; pos: Int32Array; ivs: Buffer; plain: Buffer; task: GcmTask }[] = []
+    const jobs: OpenJob[] = []
+    let done = 0
     try {
         for (let start = 0; start < strings.length; start += RUNNER_BATCH) {
             const n = Math.min(strings.length, start + RUNNER_BATCH) - start
@@ -778,29 +840,9 @@ function decryptWithRunner(
             }
             const task = runner.submit("open", { key: keyBuf, meta: metaBuf, input, ivs, aad, output: plain }, n)
             jobs.push({ start, n, meta, pos, ivs, plain, task })
+            while (jobs.length - done > IN_FLIGHT) finishOpen(jobs[done++], runner, strings, aads, stash, raw, out)
         }
-        for (const { start, n, meta, pos, ivs, plain, task } of jobs) {
-            runner.finish(task)
-            for (let j = 0; j < n; j++) {
-                const m = j * OPEN_META
-                if (meta[m + 1] < 0) continue
-                const i = start + j
-                if (meta[m + 7] !== 1) {
-                    out[i] = new Error(AUTH_MESSAGE)
-                    continue
-                }
-                const bytes = plain.subarray(meta[m + 6], meta[m + 6] + meta[m + 1] - 16)
-                const type = strings[i].slice(pos[4 * j + 2] + 6, pos[4 * j + 3])
-                try {
-                    out[i] = typed(bytes, type, raw)
-                    if (stash && type !== "bytes") stash.remember(aads[i], type as TypeTag, bytes, ivs.subarray(meta[m + 2], meta[m + 2] + meta[m + 3]))
-                } catch (e) {
-                    out[i] = e as Error
-                }
-            }
-            // raw str/bytes results are copies, so the plaintexts can be wiped
-            plain.fill(0)
-        }
+        while (done < jobs.length) finishOpen(jobs[done++], runner, strings, aads, stash, raw, out)
     } finally {
         for (const { plain } of jobs) plain.fill(0)
         keyBuf.fill(0)
