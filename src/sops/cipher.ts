@@ -602,6 +602,40 @@ const RUNNER_BATCH = 8192
 /** Jobs submitted and not finished at most (bounds the memory of the shared buffers). */
 const IN_FLIGHT = 2
 
+/**
+ * The shared buffers of IN_FLIGHT + 1 jobs, reused round-robin (job k uses slot k % 3, which job k - 3 left
+ * finished): shared memory is only returned at a full GC, so fresh buffers per job would pile up.
+ */
+class JobBuffers {
+    private readonly slots: Map<string, Buffer>[] = []
+    private readonly runner: GcmRunner
+
+    constructor(runner: GcmRunner) {
+        this.runner = runner
+        for (let i = 0; i <= IN_FLIGHT; i++) this.slots.push(new Map())
+    }
+
+    /** `size` bytes of buffer `name` of job `k`'s slot; zero-filled only when `zero` (or newly allocated). */
+    get(k: number, name: string, size: number, zero = false): Buffer {
+        const slot = this.slots[k % this.slots.length]
+        const have = slot.get(name)
+        if (have && have.length >= size) {
+            const b = have.subarray(0, size)
+            if (zero) b.fill(0)
+            return b
+        }
+        have?.fill(0)
+        const fresh = this.runner.alloc(Math.max(size, Math.ceil((have?.length ?? 0) * 1.5)))
+        slot.set(name, fresh)
+        return fresh.subarray(0, size)
+    }
+
+    /** Wipe every buffer (plaintexts and key included). */
+    wipe(): void {
+        for (const slot of this.slots) for (const b of slot.values()) b.fill(0)
+    }
+}
+
 interface SealJob {
     start: number
     n: number
@@ -637,6 +671,7 @@ function encryptWithRunner(
     if (key.length !== 32) throw new Error(`crypto/aes: invalid key size ${key.length}`)
     runner.start?.()
     const out: string[] = new Array(values.length)
+    const bufs = new JobBuffers(runner)
     const keyBuf = runner.alloc(32)
     keyBuf.set(key)
     // every job is prepared and submitted first (the other threads seal while the next one is prepared), then
@@ -652,11 +687,12 @@ function encryptWithRunner(
                 ptSize += plaintextSize(values[i])
                 aadSize += Buffer.byteLength(aads[i], "utf8")
             }
-            const metaBuf = runner.alloc(n * SEAL_META * 4)
+            const k = jobs.length
+            const metaBuf = bufs.get(k, "meta", n * SEAL_META * 4)
             const meta = new Int32Array(metaBuf.buffer, metaBuf.byteOffset, n * SEAL_META)
-            const pt = runner.alloc(ptSize)
-            const ivs = runner.alloc(32 * n)
-            const aad = runner.alloc(aadSize)
+            const pt = bufs.get(k, "pt", ptSize)
+            const ivs = bufs.get(k, "ivs", 32 * n)
+            const aad = bufs.get(k, "aad", aadSize)
             let ptAt = 0
             let aadAt = 0
             let textAt = 0
@@ -683,14 +719,14 @@ function encryptWithRunner(
                 aadAt += aadLen
                 textAt += sealedTextLength(len, type)
             }
-            const text = runner.alloc(textAt)
+            const text = bufs.get(k, "text", textAt)
             const task = runner.submit("seal", { key: keyBuf, meta: metaBuf, input: pt, ivs, aad, output: text }, n)
             jobs.push({ start, n, meta, pt, text, task })
             while (jobs.length - done > IN_FLIGHT) finishSeal(jobs[done++], runner, out)
         }
         while (done < jobs.length) finishSeal(jobs[done++], runner, out)
     } finally {
-        for (const { pt } of jobs) pt.fill(0)
+        bufs.wipe()
         keyBuf.fill(0)
     }
     return out
@@ -751,6 +787,7 @@ function decryptWithRunner(
     if (key.length !== 32) throw new Error(`crypto/aes: invalid key size ${key.length}`)
     runner.start?.()
     const out: (Scalar | Error)[] = new Array(strings.length)
+    const bufs = new JobBuffers(runner)
     const keyBuf = runner.alloc(32)
     keyBuf.set(key)
     const at = new Int32Array(4)
@@ -798,12 +835,14 @@ function decryptWithRunner(
                 outSize += Math.max(0, dataLen + tagLen - 16)
             }
             // pass 2: decode data‖tag, IV and AAD into the job's buffers
-            const metaBuf = runner.alloc(n * OPEN_META * 4)
+            const k = jobs.length
+            // zeroed: the status of each value starts at 0 (not opened)
+            const metaBuf = bufs.get(k, "meta", n * OPEN_META * 4, true)
             const meta = new Int32Array(metaBuf.buffer, metaBuf.byteOffset, n * OPEN_META)
-            const input = runner.alloc(inSize)
-            const ivs = runner.alloc(ivSize)
-            const aad = runner.alloc(aadSize)
-            const plain = runner.alloc(outSize)
+            const input = bufs.get(k, "input", inSize)
+            const ivs = bufs.get(k, "ivs", ivSize)
+            const aad = bufs.get(k, "aad", aadSize)
+            const plain = bufs.get(k, "plain", outSize)
             let inAt = 0
             let ivAt = 0
             let aadAt = 0
@@ -844,7 +883,7 @@ function decryptWithRunner(
         }
         while (done < jobs.length) finishOpen(jobs[done++], runner, strings, aads, stash, raw, out)
     } finally {
-        for (const { plain } of jobs) plain.fill(0)
+        bufs.wipe()
         keyBuf.fill(0)
     }
     return out
