@@ -8,7 +8,7 @@
  * others, so the walk stays synchronous. Nothing is loaded or started until a
  * batch reaches `minValues` (small runs stay as fast as before).
  */
-import type * as nodeCrypto from "node:crypto"
+import * as crypto from "node:crypto"
 import type * as WorkerThreads from "node:worker_threads"
 import { type GcmJob, type GcmRunner, type GcmTask, openRange, sealRange } from "../sops/cipher.js"
 
@@ -66,10 +66,11 @@ export interface GcmPool extends GcmRunner {
 export function createGcmPool(options: { minValues?: number } = {}): GcmPool {
     let worker: WorkerThreads.Worker | undefined
     let broken = false
-    let crypto: typeof nodeCrypto | undefined
     const start = (): void => {
         if (worker || broken) return
         try {
+            // process.getBuiltinModule (Node ≥ 20.16) loads worker_threads only now; without it, no worker
+            if (typeof process.getBuiltinModule !== "function") throw new Error("no process.getBuiltinModule")
             const { Worker } = process.getBuiltinModule("node:worker_threads") as typeof WorkerThreads
             worker = new Worker(workerSource(), { eval: true, stdout: true, stderr: true })
             worker.unref()
@@ -96,7 +97,6 @@ export function createGcmPool(options: { minValues?: number } = {}): GcmPool {
         },
         finish(task: GcmTask): void {
             const { kind, job, count, ctl } = task as Task
-            crypto ??= process.getBuiltinModule("node:crypto") as typeof nodeCrypto
             const fn = kind === "seal" ? sealRange : openRange
             const chunks = Math.ceil(count / CHUNK)
             for (;;) {
