@@ -19,6 +19,7 @@ import { SELECTION_OPTIONS_TEXT, selectionCount } from "../sops/walk.js"
 import { formatFromPath } from "../stores/index.js"
 import type { EncryptedFile, Format, Store, StoreOptions } from "../stores/store.js"
 import { KEY_FLAG_TYPES, type keyFlags } from "./flags.js"
+import { createGcmPool } from "./gcm-pool.js"
 import { readInput, writeFileAtomic, writeOut } from "./io.js"
 import { loadStore } from "./stores.js"
 import type { CommandIo, ParsedFlags } from "./spec.js"
@@ -105,7 +106,8 @@ export function createRuntime(io: CommandIo, options: RuntimeOptions = {}): Runt
     return {
         io,
         keys: noAgent ? local : agentAware(io, local),
-        entropy: { randomBytes: pooledRandom(), now: () => new Date() },
+        // large documents' values are sealed/opened on two threads (a worker starts only for those)
+        entropy: { randomBytes: pooledRandom(), now: () => new Date(), gcm: createGcmPool() },
         ...(ctx.pgpPublicKeyFiles === undefined ? {} : { pgpPublicKeyFiles: ctx.pgpPublicKeyFiles }),
     }
 }
@@ -244,6 +246,7 @@ const SELECTION_FLAGS = SELECTION_FIELDS.map(([field, prop]) => [field.replaceAl
  * @throws KsopsError FileAlreadyEncrypted (203) when the input already has metadata
  */
 export async function encryptBytes(rt: Runtime, input: Uint8Array, file: string | undefined, opts: EncryptOptions): Promise<Uint8Array> {
+    startCipherThreads(rt, input)
     const r = await resolveFile(rt, opts)
     const branches = loadPlainToEncrypt(file, () => r.input.loadPlain(input))
     if (branches.length === 0) {
@@ -325,8 +328,16 @@ export async function loadEncrypted(
     file: string | undefined,
     opts: FileOptions,
 ): Promise<{ resolved: Resolved; file: EncryptedFile }> {
+    startCipherThreads(rt, input)
     const resolved = await resolveFile(rt, opts)
     return { resolved, file: inFile(file, () => resolved.input.loadEncrypted(input)) }
+}
+
+/** Inputs from this size on may hold enough values for the worker pool: it starts while the input is parsed. */
+const EARLY_POOL_BYTES = 1 << 20
+
+function startCipherThreads(rt: Runtime, input: Uint8Array): void {
+    if (input.length >= EARLY_POOL_BYTES) rt.entropy.gcm?.start?.()
 }
 
 /** Load and decrypt an encrypted file's bytes (data key recovered, MAC checked unless `ignoreMac`). */
@@ -343,6 +354,7 @@ export async function loadDecrypted(rt: Runtime, input: Uint8Array, file: string
         raw: resolved.input.format === "binary",
         warn: (m) => rt.io.stderr.write(`${m}\n`),
         keepIvs: opts.keepIvs ?? true,
+        ...(rt.entropy.gcm ? { gcm: rt.entropy.gcm } : {}),
     })
     return { resolved, branches: loaded.branches, metadata, dataKey, stash }
 }

@@ -339,8 +339,17 @@ function plaintextSize(v: Scalar): number {
  * Encrypt many scalars with one key: plaintexts are written into one shared buffer per batch (wiped after), each
  * value is sealed with node:crypto's AES-256-GCM, and the `ENC[…]` strings of a batch are sliced from one flat
  * string. The same output as {@link encryptScalar} value by value.
+ * @param runner - seals batches of at least `runner.minValues` values (possibly on several threads); same output
  */
-export function encryptScalars(values: readonly Scalar[], aads: readonly string[], key: Uint8Array, nextIv: IvSource, stash?: IvStash): string[] {
+export function encryptScalars(
+    values: readonly Scalar[],
+    aads: readonly string[],
+    key: Uint8Array,
+    nextIv: IvSource,
+    stash?: IvStash,
+    runner?: GcmRunner,
+): string[] {
+    if (runner && values.length >= runner.minValues) return encryptWithRunner(values, aads, key, nextIv, stash, runner)
     const keyObject = keyFor(key)
     const out: string[] = new Array(values.length)
     for (let start = 0; start < values.length; start += BATCH) {
@@ -407,6 +416,7 @@ function open(keyObject: KeyObject, iv: Buffer, sealed: Buffer, aad: Buffer): Bu
  * Decrypt many `ENC[…]` strings with one key. Each result is the scalar or the Error that {@link decryptScalar}
  * would have thrown for it (messages never quote the value). The fields are decoded into one scratch buffer
  * (no allocation per field), and each value is opened with node:crypto's AES-256-GCM.
+ * @param runner - opens batches of at least `runner.minValues` values (possibly on several threads); same results
  */
 export function decryptScalars(
     strings: readonly string[],
@@ -414,7 +424,9 @@ export function decryptScalars(
     key: Uint8Array,
     stash?: IvStash,
     raw = false,
+    runner?: GcmRunner,
 ): (Scalar | Error)[] {
+    if (runner && strings.length >= runner.minValues) return decryptWithRunner(strings, aads, key, stash, raw, runner)
     const keyObject = keyFor(key)
     const out: (Scalar | Error)[] = new Array(strings.length)
     const at = new Int32Array(4)
@@ -466,5 +478,413 @@ export function decryptScalars(
         plain.fill(0)
     }
     scratch.fill(0)
+    return out
+}
+
+/**
+ * Runs the GCM step of a large batch, possibly on several threads (the CLI's worker pool, src/cli/gcm-pool.ts).
+ * Without one (the default, and for library users) every value is sealed and opened on the calling thread.
+ * The runner calls {@link sealRange} / {@link openRange} over chunks of the values; those two functions only use
+ * their arguments (they are also run on other threads from their source text), so the output is the same bytes
+ * whoever runs which chunk.
+ */
+export interface GcmRunner {
+    /** Batches with fewer values than this are done the serial way. */
+    readonly minValues: number
+    /** Called once before a large batch is prepared (e.g. to start a worker while the main thread prepares). */
+    start?(): void
+    /** A zero-filled buffer every thread of the runner can see. */
+    alloc(size: number): Buffer
+    /**
+     * Start `sealRange` or `openRange` over values [0, count) of `job` on the runner's other threads and return at
+     * once (the caller goes on preparing the next job meanwhile).
+     */
+    submit(kind: "seal" | "open", job: GcmJob, count: number): GcmTask
+    /** Run the chunks of a task no other thread has taken on this thread; returns when all of them are done. */
+    finish(task: GcmTask): void
+}
+
+/** A submitted job (opaque to the caller). */
+export interface GcmTask {
+    readonly job: GcmJob
+}
+
+/** The buffers of a batch (from {@link GcmRunner.alloc}); `meta` holds int32 fields per value. */
+export interface GcmJob {
+    key: Uint8Array
+    meta: Uint8Array
+    /** seal: plaintexts; open: data‖tag of each value */
+    input: Uint8Array
+    /** the 32-byte IVs (seal) or the decoded IVs (open) */
+    ivs: Uint8Array
+    aad: Uint8Array
+    /** seal: the `ENC[…]` texts (latin1); open: the plaintexts */
+    output: Uint8Array
+}
+
+/** int32 fields per value in a seal job: input offset, input length (-1: empty, skipped), AAD offset, AAD length, output offset, type index. */
+const SEAL_META = 6
+/** int32 fields per value in an open job: input offset, input length (-1: skipped), IV offset, IV length, AAD offset, AAD length, output offset, status (1: opened). */
+const OPEN_META = 8
+/** The type tags by index in a seal job (sealRange has its own copy: it runs from its source text). */
+const TYPE_NAMES_BY_INDEX: readonly TypeTag[] = ["str", "int", "float", "bool", "time", "comment", "bytes"]
+const TYPE_INDEX = Object.fromEntries(TYPE_NAMES_BY_INDEX.map((t, i) => [t, i])) as Record<TypeTag, number>
+
+/** Length of the `ENC[…]` text of a value of `len` bytes with type tag `type`. */
+function sealedTextLength(len: number, type: string): number {
+    // ENC[AES256_GCM,data: + base64 + ,iv: + 44 + ,tag: + 24 + ,type: + type + ]
+    return 20 + 4 * Math.ceil(len / 3) + 4 + 44 + 5 + 24 + 6 + type.length + 1
+}
+
+/**
+ * Seal values [from, to) of a seal job: AES-256-GCM of each plaintext with its IV and AAD, written as its
+ * `ENC[…]` text into the output. Self-contained (runs on worker threads from its source text).
+ */
+export function sealRange(crypto: typeof import("node:crypto"), job: GcmJob, from: number, to: number): void {
+    const types = ["str", "int", "float", "bool", "time", "comment", "bytes"]
+    const view = (u: Uint8Array) => Buffer.from(u.buffer, u.byteOffset, u.byteLength)
+    const meta = new Int32Array(job.meta.buffer, job.meta.byteOffset, job.meta.byteLength >> 2)
+    const input = view(job.input)
+    const ivs = view(job.ivs)
+    const aad = view(job.aad)
+    const out = view(job.output)
+    const key = crypto.createSecretKey(view(job.key))
+    for (let i = from; i < to; i++) {
+        const m = i * 6
+        const len = meta[m + 1]
+        if (len < 0) continue
+        const iv = ivs.subarray(32 * i, 32 * i + 32)
+        const c = crypto.createCipheriv("aes-256-gcm", key, iv, { authTagLength: 16 })
+        c.setAAD(aad.subarray(meta[m + 2], meta[m + 2] + meta[m + 3]))
+        const data = c.update(input.subarray(meta[m], meta[m] + len))
+        c.final()
+        const text = `ENC[AES256_GCM,data:${data.toString("base64")},iv:${iv.toString("base64")},tag:${c.getAuthTag().toString("base64")},type:${types[meta[m + 5]]}]`
+        out.write(text, meta[m + 4], "latin1")
+    }
+}
+
+/**
+ * Open values [from, to) of an open job as Go's `Open(nil, iv, data‖tag, aad)`: each plaintext goes to the output
+ * and its status to 1; a value that does not open keeps status 0 and writes nothing. Self-contained (runs on worker
+ * threads from its source text).
+ */
+export function openRange(crypto: typeof import("node:crypto"), job: GcmJob, from: number, to: number): void {
+    const view = (u: Uint8Array) => Buffer.from(u.buffer, u.byteOffset, u.byteLength)
+    const meta = new Int32Array(job.meta.buffer, job.meta.byteOffset, job.meta.byteLength >> 2)
+    const input = view(job.input)
+    const ivs = view(job.ivs)
+    const aad = view(job.aad)
+    const out = view(job.output)
+    const key = crypto.createSecretKey(view(job.key))
+    for (let i = from; i < to; i++) {
+        const m = i * 8
+        const len = meta[m + 1]
+        if (len < 16 || meta[m + 3] === 0) continue
+        let plain: Buffer | undefined
+        try {
+            const d = crypto.createDecipheriv("aes-256-gcm", key, ivs.subarray(meta[m + 2], meta[m + 2] + meta[m + 3]), { authTagLength: 16 })
+            d.setAAD(aad.subarray(meta[m + 4], meta[m + 4] + meta[m + 5]))
+            d.setAuthTag(input.subarray(meta[m] + len - 16, meta[m] + len))
+            plain = d.update(input.subarray(meta[m], meta[m] + len - 16))
+            d.final()
+            plain.copy(out, meta[m + 6])
+            meta[m + 7] = 1
+        } catch {
+            // not authentic: status stays 0
+        }
+        plain?.fill(0)
+    }
+}
+
+/** Values per job of the runner path (bounds the shared buffers and the flat text of a job). */
+const RUNNER_BATCH = 8192
+
+/** Jobs submitted and not finished at most (bounds the memory of the shared buffers). */
+const IN_FLIGHT = 2
+
+/**
+ * The shared buffers of IN_FLIGHT + 1 jobs, reused round-robin (job k uses slot k % 3, which job k - 3 left
+ * finished): shared memory is only returned at a full GC, so fresh buffers per job would pile up.
+ */
+class JobBuffers {
+    private readonly slots: Map<string, Buffer>[] = []
+    private readonly runner: GcmRunner
+
+    constructor(runner: GcmRunner) {
+        this.runner = runner
+        for (let i = 0; i <= IN_FLIGHT; i++) this.slots.push(new Map())
+    }
+
+    /** `size` bytes of buffer `name` of job `k`'s slot; zero-filled only when `zero` (or newly allocated). */
+    get(k: number, name: string, size: number, zero = false): Buffer {
+        const slot = this.slots[k % this.slots.length]
+        const have = slot.get(name)
+        if (have && have.length >= size) {
+            const b = have.subarray(0, size)
+            if (zero) b.fill(0)
+            return b
+        }
+        have?.fill(0)
+        const fresh = this.runner.alloc(Math.max(size, Math.ceil((have?.length ?? 0) * 1.5)))
+        slot.set(name, fresh)
+        return fresh.subarray(0, size)
+    }
+
+    /** Wipe every buffer (plaintexts and key included). */
+    wipe(): void {
+        for (const slot of this.slots) for (const b of slot.values()) b.fill(0)
+    }
+}
+
+interface SealJob {
+    start: number
+    n: number
+    meta: Int32Array
+    pt: Buffer
+    text: Buffer
+    task: GcmTask
+}
+
+/** Wait for a seal job and slice its `ENC[…]` strings into `out`. */
+function finishSeal(job: SealJob, runner: GcmRunner, out: string[]): void {
+    const { start, n, meta, pt, text, task } = job
+    runner.finish(task)
+    pt.fill(0)
+    // one flat string for the job, sliced per value (as the serial path does per batch)
+    const flat = text.toString("latin1")
+    for (let j = 0; j < n; j++) {
+        const m = j * SEAL_META
+        if (meta[m + 1] < 0) continue
+        out[start + j] = flat.slice(meta[m + 4], meta[m + 4] + sealedTextLength(meta[m + 1], TYPE_NAMES_BY_INDEX[meta[m + 5]]))
+    }
+}
+
+/** {@link encryptScalars} through a runner: the main thread draws the IVs in the same order and formats nothing. */
+function encryptWithRunner(
+    values: readonly Scalar[],
+    aads: readonly string[],
+    key: Uint8Array,
+    nextIv: IvSource,
+    stash: IvStash | undefined,
+    runner: GcmRunner,
+): string[] {
+    if (key.length !== 32) throw new Error(`crypto/aes: invalid key size ${key.length}`)
+    runner.start?.()
+    const out: string[] = new Array(values.length)
+    const bufs = new JobBuffers(runner)
+    const keyBuf = runner.alloc(32)
+    keyBuf.set(key)
+    // every job is prepared and submitted first (the other threads seal while the next one is prepared), then
+    // finished and formatted in order
+    const jobs: SealJob[] = []
+    let done = 0
+    try {
+        for (let start = 0; start < values.length; start += RUNNER_BATCH) {
+            const n = Math.min(values.length, start + RUNNER_BATCH) - start
+            let ptSize = 0
+            let aadSize = 0
+            for (let i = start; i < start + n; i++) {
+                ptSize += plaintextSize(values[i])
+                aadSize += Buffer.byteLength(aads[i], "utf8")
+            }
+            const k = jobs.length
+            const metaBuf = bufs.get(k, "meta", n * SEAL_META * 4)
+            const meta = new Int32Array(metaBuf.buffer, metaBuf.byteOffset, n * SEAL_META)
+            const pt = bufs.get(k, "pt", ptSize)
+            const ivs = bufs.get(k, "ivs", 32 * n)
+            const aad = bufs.get(k, "aad", aadSize)
+            let ptAt = 0
+            let aadAt = 0
+            let textAt = 0
+            for (let j = 0; j < n; j++) {
+                const i = start + j
+                const v = values[i]
+                const { len, type } = writePlaintext(v, pt, ptAt)
+                const m = j * SEAL_META
+                if (len === 0 && (typeof v === "string" || v instanceof Comment)) {
+                    out[i] = ""
+                    meta[m + 1] = -1
+                    continue
+                }
+                const reuse = stash?.lookup(aads[i], type, pt.subarray(ptAt, ptAt + len))
+                ivs.set(reuse ?? nextIv(), 32 * j)
+                const aadLen = aad.write(aads[i], aadAt, "utf8")
+                meta[m] = ptAt
+                meta[m + 1] = len
+                meta[m + 2] = aadAt
+                meta[m + 3] = aadLen
+                meta[m + 4] = textAt
+                meta[m + 5] = TYPE_INDEX[type]
+                ptAt += len
+                aadAt += aadLen
+                textAt += sealedTextLength(len, type)
+            }
+            const text = bufs.get(k, "text", textAt)
+            const task = runner.submit("seal", { key: keyBuf, meta: metaBuf, input: pt, ivs, aad, output: text }, n)
+            jobs.push({ start, n, meta, pt, text, task })
+            while (jobs.length - done > IN_FLIGHT) finishSeal(jobs[done++], runner, out)
+        }
+        while (done < jobs.length) finishSeal(jobs[done++], runner, out)
+    } finally {
+        bufs.wipe()
+        keyBuf.fill(0)
+    }
+    return out
+}
+
+interface OpenJob {
+    start: number
+    n: number
+    meta: Int32Array
+    pos: Int32Array
+    ivs: Buffer
+    plain: Buffer
+    task: GcmTask
+}
+
+/** Wait for an open job and turn its plaintexts into scalars (or errors) in `out`; the plaintexts are wiped. */
+function finishOpen(
+    job: OpenJob,
+    runner: GcmRunner,
+    strings: readonly string[],
+    aads: readonly string[],
+    stash: IvStash | undefined,
+    raw: boolean,
+    out: (Scalar | Error)[],
+): void {
+    const { start, n, meta, pos, ivs, plain, task } = job
+    runner.finish(task)
+    for (let j = 0; j < n; j++) {
+        const m = j * OPEN_META
+        if (meta[m + 1] < 0) continue
+        const i = start + j
+        if (meta[m + 7] !== 1) {
+            out[i] = new Error(AUTH_MESSAGE)
+            continue
+        }
+        const bytes = plain.subarray(meta[m + 6], meta[m + 6] + meta[m + 1] - 16)
+        const type = strings[i].slice(pos[4 * j + 2] + 6, pos[4 * j + 3])
+        try {
+            out[i] = typed(bytes, type, raw)
+            if (stash && type !== "bytes") stash.remember(aads[i], type as TypeTag, bytes, ivs.subarray(meta[m + 2], meta[m + 2] + meta[m + 3]))
+        } catch (e) {
+            out[i] = e as Error
+        }
+    }
+    // raw str/bytes results are copies, so the plaintexts can be wiped
+    plain.fill(0)
+}
+
+/** {@link decryptScalars} through a runner: the main thread checks and decodes the fields, the runner opens. */
+function decryptWithRunner(
+    strings: readonly string[],
+    aads: readonly string[],
+    key: Uint8Array,
+    stash: IvStash | undefined,
+    raw: boolean,
+    runner: GcmRunner,
+): (Scalar | Error)[] {
+    if (key.length !== 32) throw new Error(`crypto/aes: invalid key size ${key.length}`)
+    runner.start?.()
+    const out: (Scalar | Error)[] = new Array(strings.length)
+    const bufs = new JobBuffers(runner)
+    const keyBuf = runner.alloc(32)
+    keyBuf.set(key)
+    const at = new Int32Array(4)
+    // every job is decoded and submitted first (the other threads open while the next one is decoded), then
+    // finished and converted in order
+    const jobs: OpenJob[] = []
+    let done = 0
+    try {
+        for (let start = 0; start < strings.length; start += RUNNER_BATCH) {
+            const n = Math.min(strings.length, start + RUNNER_BATCH) - start
+            // pass 1: split and check every value; positions and lengths kept for pass 2
+            const pos = new Int32Array(n * 4)
+            const lens = new Int32Array(n * 4)
+            let inSize = 0
+            let ivSize = 0
+            let aadSize = 0
+            let outSize = 0
+            for (let j = 0; j < n; j++) {
+                const i = start + j
+                const s = strings[i]
+                lens[4 * j] = -1
+                if (s === "") {
+                    out[i] = ""
+                    continue
+                }
+                if (!splitEncrypted(s, at)) {
+                    out[i] = new Error(FORMAT_MESSAGE)
+                    continue
+                }
+                const dataLen = stdBase64Length(s, PREFIX.length, at[0])
+                const ivLen = dataLen < 0 ? -1 : stdBase64Length(s, at[0] + 4, at[1])
+                const tagLen = ivLen < 0 ? -1 : stdBase64Length(s, at[1] + 5, at[2])
+                if (tagLen < 0) {
+                    out[i] = new Error(`Error base64-decoding ${dataLen < 0 ? "data" : ivLen < 0 ? "iv" : "tag"}: illegal base64 data`)
+                    continue
+                }
+                pos.set(at, 4 * j)
+                lens[4 * j] = dataLen
+                lens[4 * j + 1] = ivLen
+                lens[4 * j + 2] = tagLen
+                lens[4 * j + 3] = Buffer.byteLength(aads[i], "utf8")
+                inSize += dataLen + tagLen
+                ivSize += ivLen
+                aadSize += lens[4 * j + 3]
+                outSize += Math.max(0, dataLen + tagLen - 16)
+            }
+            // pass 2: decode data‖tag, IV and AAD into the job's buffers
+            const k = jobs.length
+            // zeroed: the status of each value starts at 0 (not opened)
+            const metaBuf = bufs.get(k, "meta", n * OPEN_META * 4, true)
+            const meta = new Int32Array(metaBuf.buffer, metaBuf.byteOffset, n * OPEN_META)
+            const input = bufs.get(k, "input", inSize)
+            const ivs = bufs.get(k, "ivs", ivSize)
+            const aad = bufs.get(k, "aad", aadSize)
+            const plain = bufs.get(k, "plain", outSize)
+            let inAt = 0
+            let ivAt = 0
+            let aadAt = 0
+            let outAt = 0
+            for (let j = 0; j < n; j++) {
+                const m = j * OPEN_META
+                const dataLen = lens[4 * j]
+                if (dataLen < 0) {
+                    meta[m + 1] = -1
+                    continue
+                }
+                const s = strings[start + j]
+                const ivPos = pos[4 * j]
+                const tagPos = pos[4 * j + 1]
+                const typePos = pos[4 * j + 2]
+                const ivLen = lens[4 * j + 1]
+                const tagLen = lens[4 * j + 2]
+                const aadLen = lens[4 * j + 3]
+                writeStdBase64(s, PREFIX.length, ivPos, input, inAt)
+                writeStdBase64(s, tagPos + 5, typePos, input, inAt + dataLen)
+                writeStdBase64(s, ivPos + 4, tagPos, ivs, ivAt)
+                aad.write(aads[start + j], aadAt, "utf8")
+                meta[m] = inAt
+                meta[m + 1] = dataLen + tagLen
+                meta[m + 2] = ivAt
+                meta[m + 3] = ivLen
+                meta[m + 4] = aadAt
+                meta[m + 5] = aadLen
+                meta[m + 6] = outAt
+                inAt += dataLen + tagLen
+                ivAt += ivLen
+                aadAt += aadLen
+                outAt += Math.max(0, dataLen + tagLen - 16)
+            }
+            const task = runner.submit("open", { key: keyBuf, meta: metaBuf, input, ivs, aad, output: plain }, n)
+            jobs.push({ start, n, meta, pos, ivs, plain, task })
+            while (jobs.length - done > IN_FLIGHT) finishOpen(jobs[done++], runner, strings, aads, stash, raw, out)
+        }
+        while (done < jobs.length) finishOpen(jobs[done++], runner, strings, aads, stash, raw, out)
+    } finally {
+        bufs.wipe()
+        keyBuf.fill(0)
+    }
     return out
 }

@@ -5,7 +5,7 @@
  */
 import { timingSafeEqual } from "node:crypto"
 import { ErrorKind, type GroupAttempts, KsopsError, MacMismatchError, NoKeyMatchedError } from "../errors.js"
-import { decryptScalar, encryptScalar, type IvSource, IvStash } from "./cipher.js"
+import { decryptScalar, encryptScalar, type GcmRunner, type IvSource, IvStash } from "./cipher.js"
 import type { KeyEntry, KeyGroup, KeyService } from "./keys.js"
 import { type Metadata, SOPS_VERSION, type Selection } from "./metadata.js"
 import { shamirCombine, shamirSplit } from "./shamir.js"
@@ -17,6 +17,8 @@ import { DEFAULT_UNENCRYPTED_SUFFIX, decryptBranches, encryptBranches, selection
 export interface Entropy {
     randomBytes(n: number): Uint8Array
     now(): Date
+    /** Seals large documents' values, possibly on several threads (the CLI's worker pool); default: this thread. */
+    gcm?: GcmRunner
 }
 
 /** What to encrypt a new document with. */
@@ -41,6 +43,8 @@ export interface DecryptOptions {
     warn?: (message: string) => void
     /** Remember every value's IV for a later re-encryption (edit, set, unset, rotate). Default true. */
     keepIvs?: boolean
+    /** Opens large documents' values, possibly on several threads (the CLI's worker pool); default: this thread. */
+    gcm?: GcmRunner
 }
 
 /** The result of a decryption: the data key (to re-encrypt after changes) and the IVs seen. */
@@ -217,8 +221,17 @@ function effectiveSelection(s: Selection): Selection {
     return selectionCount(s) === 0 ? { unencryptedSuffix: DEFAULT_UNENCRYPTED_SUFFIX } : s
 }
 
-function seal(branches: Branches, md: Omit<Metadata, "mac" | "lastModified">, dataKey: Uint8Array, nextIv: IvSource, now: Date, stash?: IvStash): Metadata {
-    const mac = encryptBranches(branches, dataKey, { selection: md.selection, macOnlyEncrypted: md.macOnlyEncrypted }, nextIv, stash)
+function seal(
+    branches: Branches,
+    md: Omit<Metadata, "mac" | "lastModified">,
+    dataKey: Uint8Array,
+    nextIv: IvSource,
+    now: Date,
+    stash?: IvStash,
+    gcm?: GcmRunner,
+): Metadata {
+    const walk = { selection: md.selection, macOnlyEncrypted: md.macOnlyEncrypted, ...(gcm ? { gcm } : {}) }
+    const mac = encryptBranches(branches, dataKey, walk, nextIv, stash)
     const lastModified = formatDateSeconds(now)
     let encMac: string
     try {
@@ -244,6 +257,8 @@ export async function encryptDocument(branches: Branches, params: EncryptParams,
             dataKey,
             ivSource(entropy),
             entropy.now(),
+            undefined,
+            entropy.gcm,
         )
     } finally {
         dataKey.fill(0)
@@ -278,7 +293,7 @@ export async function decryptDocument(branches: Branches, md: Metadata, keys: Ke
     const computed = decryptBranches(
         branches,
         dataKey,
-        { selection: md.selection, macOnlyEncrypted: md.macOnlyEncrypted },
+        { selection: md.selection, macOnlyEncrypted: md.macOnlyEncrypted, ...(opts.gcm ? { gcm: opts.gcm } : {}) },
         stash,
         opts.raw ?? false,
         opts.warn,
@@ -293,7 +308,7 @@ export async function decryptDocument(branches: Branches, md: Metadata, keys: Ke
  * @returns the metadata with a new `lastmodified` and MAC
  */
 export function reencryptDocument(branches: Branches, md: Metadata, dataKey: Uint8Array, stash: IvStash | undefined, entropy: Entropy): Metadata {
-    return seal(branches, md, dataKey, ivSource(entropy), entropy.now(), stash)
+    return seal(branches, md, dataKey, ivSource(entropy), entropy.now(), stash, entropy.gcm)
 }
 
 /** Keys to add to the first group and a predicate for keys to remove from every group. */
@@ -338,7 +353,7 @@ export async function rotateDocument(
             keys,
             entropy,
         )
-        return seal(branches, { ...md, ...wrapped }, dataKey, ivSource(entropy), entropy.now(), stash)
+        return seal(branches, { ...md, ...wrapped }, dataKey, ivSource(entropy), entropy.now(), stash, entropy.gcm)
     } finally {
         dataKey.fill(0)
     }

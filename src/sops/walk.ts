@@ -3,7 +3,7 @@
  * encrypted, encrypts or decrypts it with the path as AAD, and feeds the MAC.
  */
 import { createHash, type Hash } from "node:crypto"
-import { decryptScalars, encryptScalars, type IvSource, type IvStash, isScalar, macBytes, type Scalar, treeError } from "./cipher.js"
+import { decryptScalars, encryptScalars, type GcmRunner, type IvSource, type IvStash, isScalar, macBytes, type Scalar, treeError } from "./cipher.js"
 import type { Selection } from "./metadata.js"
 import { goMatchOrFalse } from "./regex.js"
 import { Branch, type Branches, Comment, type TreeItem, type TreeValue } from "./tree.js"
@@ -179,6 +179,14 @@ class Walker {
 export interface WalkOptions {
     selection: Selection
     macOnlyEncrypted: boolean
+    /** Seals/opens large batches (the CLI's worker pool); default: all on this thread. */
+    gcm?: GcmRunner
+}
+
+/** Hash a value's MAC bytes; strings go in as UTF-8 directly (no Buffer per value on large files). */
+function hashValue(hash: Hash, v: Scalar): void {
+    if (typeof v === "string") hash.update(v, "utf8")
+    else hash.update(macBytes(v))
 }
 
 function newHash(macOnlyEncrypted: boolean): Hash {
@@ -228,7 +236,7 @@ export function encryptBranches(
         for (let i = 0; i < values.length; i++) {
             const v = values[i]
             const isComment = v instanceof Comment
-            if (!isComment && (encrypted[i] || !opts.macOnlyEncrypted)) hash.update(macBytes(v))
+            if (!isComment && (encrypted[i] || !opts.macOnlyEncrypted)) hashValue(hash, v)
             if (encrypted[i]) idx.push(i)
         }
         const sealed = encryptScalars(
@@ -237,6 +245,7 @@ export function encryptBranches(
             dataKey,
             nextIv,
             stash,
+            opts.gcm,
         )
         for (let j = 0; j < idx.length; j++) {
             const i = idx[j]
@@ -289,6 +298,7 @@ export function decryptBranches(
         dataKey,
         stash,
         raw,
+        opts.gcm,
     )
     let j = 0
     let warned = false
@@ -309,7 +319,7 @@ export function decryptBranches(
             } else out = plain
             leaves.set(i, out)
         }
-        if (!(out instanceof Comment) && (encrypted[i] || !opts.macOnlyEncrypted)) hash.update(macBytes(out))
+        if (!(out instanceof Comment) && (encrypted[i] || !opts.macOnlyEncrypted)) hashValue(hash, out)
     }
     return hash.digest("hex").toUpperCase()
 }
