@@ -11,10 +11,11 @@ afterEach(() => {
 })
 
 describe("the shared test data helper", () => {
-    it("takes KUBECTL_SOPS_TEST_DATA (resolved) over <repo>/../shared", () => {
+    it("takes KUBECTL_SOPS_TEST_DATA (resolved) over the folder `shared` beside the repository", () => {
         const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..")
-        expect(sharedDataDir({})).toBe(path.resolve(repo, "../shared"))
-        expect(sharedDataDir({ [SHARED_DATA_ENV]: "" })).toBe(path.resolve(repo, "../shared"))
+        const beside = path.join(path.dirname(repo), "shared")
+        expect(sharedDataDir({})).toBe(beside)
+        expect(sharedDataDir({ [SHARED_DATA_ENV]: "" })).toBe(beside)
         expect(sharedDataDir({ [SHARED_DATA_ENV]: "/srv/data/" })).toBe("/srv/data")
         expect(sharedDataDir({ [SHARED_DATA_ENV]: "rel" })).toBe(path.resolve("rel"))
     })
