@@ -4,19 +4,15 @@
 // --generated: no kustomization.yaml (the controller generates one from every YAML file).
 // The tree is made with the built CLI (bulk encrypt -i), the keys are given as a file (--keys), so no agent runs.
 import { spawnSync } from "node:child_process"
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
+import { cpSync, mkdtempSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { fileURLToPath } from "node:url"
+import { AGE, bin, keysDir, numberArg } from "./bench-common.mjs"
 import { writeSecrets } from "./gen-large.mjs"
 
-const root = fileURLToPath(new URL("../", import.meta.url))
-const bin = join(root, "bin/kubectl-sops")
-const keys = join(root, "../shared/vectors/sops-3.13.2/keys")
-const AGE = readFileSync(join(keys, "age1.pub"), "utf8").trim()
-const arg = (name, fallback) => (process.argv.includes(name) ? Number(process.argv[process.argv.indexOf(name) + 1]) : fallback)
-const count = arg("--count", 1000)
-const runs = arg("--runs", 3)
+
+const count = numberArg("--count", 1000)
+const runs = numberArg("--runs", 3)
 const env = { ...process.env, KUBECTL_SOPS_NO_AGENT: "1" }
 
 const work = mkdtempSync(join(tmpdir(), "ksops-bench-check-"))
@@ -26,7 +22,7 @@ try {
     const enc = spawnSync(process.execPath, [bin, "encrypt", "-i", "--age", AGE, "--encrypted-regex", "^(data|stringData)$", ...files], { env, stdio: ["ignore", "ignore", "pipe"], encoding: "utf8" })
     if (enc.status !== 0) throw new Error(`encrypt exited ${enc.status}: ${enc.stderr}`)
     if (!process.argv.includes("--generated")) writeFileSync(join(dir, "kustomization.yaml"), `apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n${files.map((f) => `  - ${f.slice(dir.length + 1)}\n`).join("")}`)
-    cpSync(join(keys, "age1.agekey"), join(work, "age.agekey"))
+    cpSync(join(keysDir, "age1.agekey"), join(work, "age.agekey"))
     const times = []
     let decrypts = 0
     for (let i = 0; i < runs; i++) {

@@ -5,21 +5,17 @@
 // Prints one line per input (--json: one JSON object on the last line instead); exits 1 if any input fails.
 // The exit status of the CLI itself does not matter here (most inputs are refused): only that it finishes in time.
 import { spawn, spawnSync } from "node:child_process"
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs"
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { fileURLToPath } from "node:url"
+import { AGE, bin, keysDir, numberArg } from "./bench-common.mjs"
 
-const root = fileURLToPath(new URL("../", import.meta.url))
-const bin = join(root, "bin/kubectl-sops")
-const keys = join(root, "../shared/vectors/sops-3.13.2/keys")
-const AGE = readFileSync(join(keys, "age1.pub"), "utf8").trim()
-const arg = (name, fallback) => (process.argv.includes(name) ? Number(process.argv[process.argv.indexOf(name) + 1]) : fallback)
-const runs = arg("--runs", 3)
-const killAfterMs = arg("--kill", 20) * 1000
+
+const runs = numberArg("--runs", 3)
+const killAfterMs = numberArg("--kill", 20) * 1000
 const json = process.argv.includes("--json")
 const TARGET_MS = 1000
-const env = { ...process.env, SOPS_AGE_KEY_FILE: join(keys, "age1.agekey"), KUBECTL_SOPS_NO_AGENT: "1" }
+const env = { ...process.env, SOPS_AGE_KEY_FILE: join(keysDir, "age1.agekey"), KUBECTL_SOPS_NO_AGENT: "1" }
 
 /** Run the CLI once in `cwd`: wall milliseconds, or undefined when it had to be killed. */
 function once(cwd, args) {
@@ -85,7 +81,7 @@ try {
         writeFileSync(join(dir, "cm.yaml"), "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm\n")
         symlinkSync(".", join(dir, "l1"))
         symlinkSync(".", join(dir, "l2"))
-        cases.push({ name: "two symlinks to '.' → check", args: ["check", "c", "--keys", join(keys, "age1.agekey")], cwd: join(work, "s1") })
+        cases.push({ name: "two symlinks to '.' → check", args: ["check", "c", "--keys", join(keysDir, "age1.agekey")], cwd: join(work, "s1") })
     }
 
     const results = []

@@ -2,20 +2,16 @@
 // npm run bench: the figures the issues ask for, each a median over several runs in this one run.
 // Whole processes are timed (spawn to exit), against a bare `node -e 0` measured in the same run.
 // Exits 1 when a figure misses its target, an output is wrong or a step fails (each is printed as `FAILED: …`).
-// Usage: node scripts/bench.mjs [--quick] [--only P1,P5,…]   (figures: P1 … P6, C1, J1)
+// Usage: node scripts/bench.mjs [--quick] [--only P1,P5,…]   (figures: P1 … P6, C1, J1, H1)
 import { spawnSync } from "node:child_process"
 import { cpSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { fileURLToPath } from "node:url"
+import { AGE, bin, keysDir, root } from "./bench-common.mjs"
 import { basicAuthSecret, largeYaml, writeSecrets } from "./gen-large.mjs"
 
-const root = fileURLToPath(new URL("../", import.meta.url))
-const bin = join(root, "bin/kubectl-sops")
 const hook = join(root, "scripts/rss-hook.cjs")
-const vectors = join(root, "../shared/vectors/sops-3.13.2/keys")
-const AGE = readFileSync(join(vectors, "age1.pub"), "utf8").trim()
-const env = { ...process.env, SOPS_AGE_KEY_FILE: join(vectors, "all.agekey"), KUBECTL_SOPS_NO_AGENT: "1" }
+const env = { ...process.env, SOPS_AGE_KEY_FILE: join(keysDir, "all.agekey"), KUBECTL_SOPS_NO_AGENT: "1" }
 const work = mkdtempSync(join(tmpdir(), "ksops-bench-"))
 const rssFile = join(work, "rss")
 const quick = process.argv.includes("--quick")
@@ -171,7 +167,7 @@ section("P5", () => {
     const p5dir = join(work, "p5")
     const p5home = join(p5dir, "home")
     mkdirSync(join(p5home, ".gnupg"), { recursive: true, mode: 0o700 })
-    const FP = readFileSync(join(vectors, "cluster0.fpr"), "utf8").trim()
+    const FP = readFileSync(join(keysDir, "cluster0.fpr"), "utf8").trim()
     const agentEnv = Object.fromEntries(
         Object.entries(process.env).filter(([k]) => !/^(SOPS_|KUBECTL_SOPS_|GNUPGHOME$|HOME$|XDG_RUNTIME_DIR$)/.test(k)),
     )
@@ -190,13 +186,13 @@ section("P5", () => {
     const p5files = writeSecrets(join(p5dir, "secrets"), 1000)
     const warmFile = join(p5dir, "warm.yaml")
     writeFileSync(warmFile, basicAuthSecret("warm-up"))
-    const toPgp = { KUBECTL_SOPS_PGP_PUBKEYS: join(vectors, "cluster0.pub.asc"), KUBECTL_SOPS_NO_AGENT: "1" }
+    const toPgp = { KUBECTL_SOPS_PGP_PUBKEYS: join(keysDir, "cluster0.pub.asc"), KUBECTL_SOPS_NO_AGENT: "1" }
     cli(["encrypt", "-i", "--pgp", FP, "--encrypted-regex", "^(data|stringData)$", ...p5files, warmFile], toPgp)
     const p5pristine = join(p5dir, "secrets.enc")
     cpSync(join(p5dir, "secrets"), p5pristine, { recursive: true })
     cli(["agent", "start"])
     try {
-        cli(["keys", "import", join(vectors, "cluster0.sec.asc")])
+        cli(["keys", "import", join(keysDir, "cluster0.sec.asc")])
         const agentPid = JSON.parse(cli(["agent", "status", "-o", "json"], {}, "pipe")).pid
         const n5 = quick ? 1 : 3
         const restore = () => {
