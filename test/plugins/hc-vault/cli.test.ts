@@ -6,21 +6,13 @@
 import { execFileSync } from "node:child_process"
 import { readFileSync, writeFileSync } from "node:fs"
 import path from "node:path"
-import { afterEach, describe, expect, it } from "vitest"
+import { describe, expect, it } from "vitest"
 import { parse } from "yaml"
 import { baseEnv, needs, run, tempDir, which } from "../../cli/run.js"
-import { type VaultServer, startVault } from "./server.js"
+import { type VaultServer, vaultsFor } from "./server.js"
 
 const TOKEN = "hvs.cli-test-token-0b7e"
-const servers: VaultServer[] = []
-afterEach(async () => {
-    await Promise.all(servers.splice(0).map((s) => s.close()))
-})
-async function vault(options: Partial<Parameters<typeof startVault>[0]> = {}): Promise<VaultServer> {
-    const s = await startVault({ token: TOKEN, ...options })
-    servers.push(s)
-    return s
-}
+const vault = vaultsFor(TOKEN)
 
 // `kubectl create secret generic basic-auth --from-literal=user=admin --from-literal=password=change-me
 // --dry-run=client -o yaml`, as in the Flux guide

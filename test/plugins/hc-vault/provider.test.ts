@@ -1,22 +1,14 @@
 /** The hc_vault provider in-process, through the real node-vault client, against the local transit server. */
 import { writeFileSync } from "node:fs"
 import path from "node:path"
-import { afterEach, describe, expect, it } from "vitest"
+import { describe, expect, it } from "vitest"
 import { provider } from "../../../plugins/hc-vault/index.js"
 import { KeyProviderError, UsageError } from "../../../src/errors.js"
 import { isolatedContext, tempDir } from "../../keys/helpers.js"
-import { type VaultServer, startVault } from "./server.js"
+import { vaultsFor } from "./server.js"
 
 const TOKEN = "s.test-token-5f1c9a"
-const servers: VaultServer[] = []
-afterEach(async () => {
-    await Promise.all(servers.splice(0).map((s) => s.close()))
-})
-async function vault(options: Partial<Parameters<typeof startVault>[0]> = {}): Promise<VaultServer> {
-    const s = await startVault({ token: TOKEN, ...options })
-    servers.push(s)
-    return s
-}
+const vault = vaultsFor(TOKEN)
 const part = new Uint8Array(32).map((_, i) => i * 7 + 1)
 
 async function failure(p: Promise<unknown>): Promise<KeyProviderError> {

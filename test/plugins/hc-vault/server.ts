@@ -28,6 +28,7 @@ import { createCipheriv, createDecipheriv, randomBytes, randomUUID } from "node:
 import http from "node:http"
 import https from "node:https"
 import type { AddressInfo } from "node:net"
+import { afterEach } from "vitest"
 import { tlsMaterial } from "../../kube/apiserver/tls.js"
 
 /** What the server saw of one request. */
@@ -99,6 +100,22 @@ function open(key: Key, ciphertext: string): Buffer {
         return Buffer.concat([d.update(raw.subarray(12, raw.length - 16)), d.final()])
     } catch {
         throw new VaultFailure(400, "cipher: message authentication failed")
+    }
+}
+
+/**
+ * For a test file: a function that starts test Vaults accepting `token` (and any other options), each closed after
+ * the test that started it.
+ */
+export function vaultsFor(token: string): (options?: Partial<VaultOptions>) => Promise<VaultServer> {
+    const servers: VaultServer[] = []
+    afterEach(async () => {
+        await Promise.all(servers.splice(0).map((s) => s.close()))
+    })
+    return async (options = {}) => {
+        const s = await startVault({ token, ...options })
+        servers.push(s)
+        return s
     }
 }
 
